@@ -1,0 +1,80 @@
+# tlsedge build. `make` builds build/tlsedge; `make run` and `make test` are the README's two
+# commands; both install missing Debian packages first (`make deps`).
+
+include config.mk
+
+comma := ,
+SAN ?=
+ifneq ($(SAN),)
+BUILD ?= build/san-$(subst $(comma),-,$(SAN))
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The sanitizers bring their own allocator; jemalloc would hide use-after-free from ASan.
+MALLOC_LIBS :=
+else
+BUILD ?= build
+SANFLAGS :=
+MALLOC_LIBS := $(JEMALLOC_LIBS)
+endif
+
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fvisibility=hidden -I. \
+	$(BSSL_CFLAGS) $(URCU_CFLAGS) $(SANFLAGS) -MMD -MP \
+	-DTLSEDGE_BSSL_DESC='"$(BSSL_DESC)"' $(CFLAGS)
+LDLIBS_ALL := $(BSSL_LIBS) $(URCU_LIBS) $(YAML_LIBS) $(MALLOC_LIBS) -lpthread -lm $(LDLIBS)
+LDFLAGS_ALL := $(SANFLAGS) -rdynamic $(LDFLAGS)
+
+MODULES := core net tls
+LIB_SRC := $(filter-out core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ := $(BUILD)/obj/core/main.o
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps run test unit integration tools clean format
+all: $(BUILD)/tlsedge $(TOOLS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/tlsedge: $(LIB_OBJ) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# One Criterion binary holds every unit suite; it links the library objects, not main.
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS_ALL)
+
+# Test tools (origin servers, raw clients) are standalone programs used by integration tests.
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BSSL_LIBS) -lpthread
+
+tools: $(TOOLS)
+
+deps:
+	@sh tests/fixtures/deps.sh $(DEB_PACKAGES)
+
+run: deps $(BUILD)/tlsedge
+	$(BUILD)/tlsedge $(ARGS)
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests --jobs=2 $(UNIT_ARGS)
+
+integration: $(BUILD)/tlsedge $(TOOLS)
+	@BUILD=$(BUILD) sh tests/integration/run.sh $(TESTS)
+
+# Unit then integration; both always run so one report shows everything, and the exit
+# status is non-zero when either failed.
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests
+	@rc=0; $(MAKE) --no-print-directory unit || rc=1; \
+	 $(MAKE) --no-print-directory integration || rc=1; exit $$rc
+
+format:
+	clang-format -i $(foreach m,$(MODULES) bench tests/unit tests/tools,$(wildcard $(m)/*.[ch] $(m)/*/*.[ch]))
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+# tests/integration/lib.sh: sourced by every integration test (tests/integration/NN-name.sh).
+#
+# Gives each test a private temporary directory ($T), starts processes whose PIDs it records and
+# kills only those in the exit trap, counts checks, dumps the logs of a failing test, and ends with
+# the line "N passed, N failed" that tests/integration/run.sh adds up.
+set -eu
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
+TLSEDGE="$BUILD/tlsedge"
+TOOLS="$BUILD/tools"
+FIXTURES="$TOP/tests/fixtures"
+T=$(mktemp -d "${TMPDIR:-/tmp}/tlsedge-it.XXXXXX")
+PIDS=""
+PASSED=0
+FAILED=0
+TEST_NAME=$(basename "$0" .sh)
+
+cleanup() {
+    rc=$?
+    for p in $PIDS; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in $PIDS; do
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$FAILED" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        for f in "$T"/*.log; do
+            [ -f "$f" ] || continue
+            echo "---- $TEST_NAME: $(basename "$f") (last 40 lines) ----"
+            tail -n 40 "$f"
+        done
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+    desc=$1
+    shift
+    if "$@" >"$T/check.out" 2>&1; then pass "$desc"; else
+        fail "$desc"
+        sed 's/^/       | /' "$T/check.out" | tail -n 15
+    fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+# check_contains DESCRIPTION FILE PATTERN (grep -E)
+check_contains() {
+    if grep -Eq -- "$3" "$2"; then pass "$1"; else
+        fail "$1: '$3' not found in $(basename "$2")"
+        tail -n 10 "$2" | sed 's/^/       | /'
+    fi
+}
+
+# spawn LOGNAME CMD...: starts CMD in the background, output to $T/LOGNAME.log; sets $LAST_PID.
+spawn() {
+    name=$1
+    shift
+    "$@" >"$T/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS="$PIDS $LAST_PID"
+}
+
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    while :; do
+        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 ))
+        if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return; fi
+    done
+}
+
+# wait_port PORT [SECONDS]: waits until something listens on PORT (127.0.0.1 or any).
+wait_port() {
+    n=$(( ${2:-10} * 20 ))
+    while [ "$n" -gt 0 ]; do
+        ss -Htln "sport = :$1" | grep -q . && return 0
+        sleep 0.05
+        n=$((n - 1))
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+# wait_exit PID SECONDS: waits for PID to exit; prints its status; returns 1 on timeout.
+wait_exit() {
+    n=$(( $2 * 20 ))
+    while [ "$n" -gt 0 ]; do
+        if ! kill -0 "$1" 2>/dev/null; then
+            st=0
+            wait "$1" 2>/dev/null || st=$?
+            echo "$st"
+            return 0
+        fi
+        sleep 0.05
+        n=$((n - 1))
+    done
+    return 1
+}
+
+# finish: the closing line run.sh reads; exit status 1 when any check failed.
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+}
