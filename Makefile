@@ -31,7 +31,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test unit integration tools clean format
+.PHONY: all deps run test unit integration tools fixtures clean format
 all: $(BUILD)/tlsedge $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -58,11 +58,20 @@ deps:
 run: deps $(BUILD)/tlsedge
 	$(BUILD)/tlsedge $(ARGS)
 
-unit: $(BUILD)/unit-tests
-	$(BUILD)/unit-tests --jobs=2 $(UNIT_ARGS)
+# Certificates and keys for the tests are made at test time (never committed).
+$(BUILD)/fixtures/.stamp: tests/fixtures/mkcerts.sh
+	@rm -rf $(BUILD)/fixtures && mkdir -p $(BUILD)/fixtures
+	@sh tests/fixtures/mkcerts.sh $(BUILD)/fixtures >$(BUILD)/fixtures.log 2>&1 || \
+	 { cat $(BUILD)/fixtures.log; exit 1; }
+	@touch $@
 
-integration: $(BUILD)/tlsedge $(TOOLS)
-	@BUILD=$(BUILD) sh tests/integration/run.sh $(TESTS)
+fixtures: $(BUILD)/fixtures/.stamp
+
+unit: $(BUILD)/unit-tests $(BUILD)/fixtures/.stamp
+	TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) $(BUILD)/unit-tests --jobs=2 $(UNIT_ARGS)
+
+integration: $(BUILD)/tlsedge $(TOOLS) $(BUILD)/fixtures/.stamp
+	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) sh tests/integration/run.sh $(TESTS)
 
 # Unit then integration; both always run so one report shows everything, and the exit
 # status is non-zero when either failed.
