@@ -67,6 +67,7 @@ struct raw_line {
 static void line_error(struct parser *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+// line_error records an error about the current line.
 static void line_error(struct parser *p, const char *fmt, ...)
 {
     char buf[CORE_ERR_REASON_MAX];
@@ -78,6 +79,7 @@ static void line_error(struct parser *p, const char *fmt, ...)
     core_err_add(p->err, p->name, p->line, "%s", buf);
 }
 
+// dup_n returns a copy of the n bytes at s, or NULL (noting the allocation failure).
 static char *dup_n(struct parser *p, const char *s, size_t n)
 {
     char *d = strndup(s, n);
@@ -86,11 +88,13 @@ static char *dup_n(struct parser *p, const char *s, size_t n)
     return d;
 }
 
+// is_space is true for the blanks that separate tokens.
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+// tag_find returns the tag named by the len bytes at name, or -1.
 static int tag_find(const char *name, size_t len)
 {
     for (int i = 0; i < TAG_COUNT; i++)
@@ -320,6 +324,7 @@ static void convert_scalars(struct parser *p, struct raw_line *raw, struct tls_m
         l->ticket_key_name = resolve(p, p->cert_dir, v);
 }
 
+// line_fini frees the strings of l.
 static void line_fini(struct tls_multicert_line *l)
 {
     for (int i = 0; i < TLS_MULTICERT_MAX_CHAINS; i++) {

@@ -14,6 +14,7 @@
 
 static struct core_err err;
 
+// setup empties the error collector.
 static void setup(void)
 {
     core_err_init(&err);
@@ -40,6 +41,7 @@ static bool has_entry(bool warning, int line, const char *part)
     return false;
 }
 
+// dump_err prints err's entries, to explain a failed assertion.
 static void dump_err(void)
 {
     char buf[512];
