@@ -347,16 +347,15 @@ static int index_leaf_names(struct loader *ld, struct tls_cert_entry *e, X509 *l
 }
 
 // index_entry indexes e (already kept by the table) under its names, its dest_ip and as the
-// default. Returns 0 or -ENOMEM.
+// default. As ATS documents for ssl_cert_name lists, the first chain's certificate supplies the
+// names (the chains of one line are meant to carry the same names). Returns 0 or -ENOMEM.
 static int index_entry(struct loader *ld, struct tls_cert_entry *e)
 {
     const struct tls_multicert_line *o = ld->opts;
-    for (int i = 0; i < e->n_chains; i++) {
-        X509 *leaf = SSL_CTX_get0_certificate(e->chain[i].ctx);
-        int rc = leaf ? index_leaf_names(ld, e, leaf) : 0;
-        if (rc < 0)
-            return rc;
-    }
+    X509 *leaf = e->n_chains > 0 ? SSL_CTX_get0_certificate(e->chain[0].ctx) : NULL;
+    int rc = leaf ? index_leaf_names(ld, e, leaf) : 0;
+    if (rc < 0)
+        return rc;
     if (o && o->has_dest && o->dest_any) {
         if (ld->t->dflt)
             core_err_warn(ld->err, ld->file, ld->line,
@@ -368,7 +367,7 @@ static int index_entry(struct loader *ld, struct tls_cert_entry *e)
         unsigned char key[CERTTABLE_ADDR_KEY_MAX];
         struct tls_cert_entry *prev = NULL;
         size_t len = addr_key((const struct sockaddr *)&o->dest, o->dest_has_port, key);
-        int rc = len ? index_put(&ld->t->addr, key, len, e, &prev) : 0;
+        rc = len ? index_put(&ld->t->addr, key, len, e, &prev) : 0;
         if (rc == -ENOMEM)
             return rc;
         if (rc == -EEXIST)

@@ -10,8 +10,9 @@
 // One struct tls_cert_entry stands for one ssl_multicert.config line; it holds one chain (an
 // SSL_CTX carrying the leaf, its intermediates and its key) per key type on the line. It is
 // found, as ATS does (SSLCertLookup; seed 002, set_context_cert), by:
-//   1. the SNI host name, exactly, against every DNS name of the SAN extension of every
-//      certificate (the subject CN only when the certificate has no SAN DNS name);
+//   1. the SNI host name, exactly, against every DNS name of the SAN extension of the line's
+//      first certificate (ATS: "the first certificate is used to match the client's SNI"; the
+//      chains of one line carry the same names), or its subject CN when it has no SAN DNS name;
 //   2. a leftmost-label wildcard: `*.example.com` serves `a.example.com`, never `a.b.example.com`
 //      nor `example.com` (RFC 6125 section 6.4.3; ATS supports no other wildcard form);
 //   3. the local (accepting) address against `dest_ip`: address and port first, then the

@@ -332,6 +332,14 @@ Test(tls_certtable, dual_ec_rsa_line_gives_two_chains)
     cr_assert_eq(err.warnings, 0, "one line naming its own name twice is no duplicate");
 }
 
+Test(tls_certtable, names_come_from_the_first_certificate_of_a_line)
+{
+    cr_assert_eq(load("ssl_cert_name=dual-ec.pem,rsa.pem ssl_key_name=dual-ec.key,rsa.key\n"), 0);
+    cr_assert_eq(tls_certtable_count(table), 2);
+    cr_assert_not_null(by_name("dual.test"));
+    cr_assert_null(by_name("rsa.test"), "ATS matches SNI against the first certificate only");
+}
+
 Test(tls_certtable, same_key_type_twice_on_a_line_is_an_error)
 {
     cr_assert_eq(load("ssl_cert_name=a.test.pem,b.test.pem ssl_key_name=a.test.key,b.test.key\n"),
