@@ -1,0 +1,753 @@
+// SPDX-License-Identifier: Apache-2.0
+// tls/certtable.c: the certificate table (see tls/certtable.h). It loads certificate chains and
+// keys into SSL_CTXs, extracts each leaf's names, and indexes entries by exact name, wildcard
+// suffix and local address in open-addressing hash tables that readers probe without locks.
+#include "tls/certtable.h"
+
+#include "core/err.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// A DNS name is at most 253 characters (RFC 1035 section 2.3.4, without the trailing dot).
+#define CERTTABLE_NAME_MAX 253
+// Address keys: family byte, IPv6 address, port.
+#define CERTTABLE_ADDR_KEY_MAX (1 + 16 + 2)
+
+static const char MEMORY_FILE[] = "(memory)";
+
+// struct slot: one cell of an index; empty when key is NULL. The key is owned by the index.
+struct slot {
+    uint64_t hash;
+    unsigned char *key;
+    size_t len;
+    struct tls_cert_entry *entry;
+};
+
+// struct index: an open-addressing (linear probing) hash table from byte strings to entries.
+// Kept at most half full so that probes stay short; cap is a power of two.
+struct index {
+    struct slot *slots;
+    size_t cap;
+    size_t n;
+};
+
+// struct tls_certtable: owns its entries (and through them their SSL_CTX references) and its
+// indexes; the indexes only point at entries.
+struct tls_certtable {
+    struct tls_cert_entry **entries; // every entry, in load order
+    size_t n_entries;
+    size_t cap_entries;
+    struct index exact;          // lower-case host name -> entry
+    struct index wild;           // suffix of `*.suffix` -> entry
+    struct index addr;           // addr_key() bytes -> entry
+    struct tls_cert_entry *dflt; // the dest_ip=* entry, or NULL
+    size_t n_chains;
+};
+
+// struct loader: the context of loading one line (or one in-memory chain).
+struct loader {
+    struct tls_certtable *t;
+    const char *file;                      // configuration file named in reports
+    int line;                              // its line, 0 for none
+    const struct tls_multicert_line *opts; // may be NULL (add_pem)
+    tls_ctx_factory_fn factory;
+    void *arg;
+    struct core_err *err;
+};
+
+// struct chain_src: where one chain's PEM comes from: files (paths) or memory (pem, len).
+struct chain_src {
+    const char *cert_path; // NULL: cert_pem
+    const char *cert_pem;
+    size_t cert_len;
+    const char *key_path; // NULL and key_pem NULL: the key is in the certificate source
+    const char *key_pem;
+    size_t key_len;
+    const char *ca_path; // NULL: none
+};
+
+static void report(struct loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// report records an error about the current line.
+static void report(struct loader *ld, const char *fmt, ...)
+{
+    char buf[CORE_ERR_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    core_err_add(ld->err, ld->file, ld->line, "%s", buf);
+}
+
+// bssl_reason returns a short text for the newest BoringSSL error and empties the queue. The
+// reason strings are static library texts; they never carry key material.
+static const char *bssl_reason(void)
+{
+    uint32_t e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return r ? r : "unknown error";
+}
+
+// ---- the hash index ----
+
+// hash_bytes is 64-bit FNV-1a: keys are short and come from our own configuration.
+static uint64_t hash_bytes(const unsigned char *p, size_t len)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+// index_find returns the entry stored under key (len bytes), or NULL. Lock- and allocation-free.
+static struct tls_cert_entry *index_find(const struct index *ix, const void *key, size_t len)
+{
+    if (ix->n == 0)
+        return NULL;
+    uint64_t h = hash_bytes(key, len);
+    for (size_t i = h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+        const struct slot *s = &ix->slots[i];
+        if (!s->key)
+            return NULL;
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+            return s->entry;
+    }
+}
+
+// index_place puts an owned key into the first free slot of its probe sequence (no check for
+// duplicates; the table has room).
+static void index_place(struct index *ix, uint64_t h, unsigned char *key, size_t len,
+                        struct tls_cert_entry *e)
+{
+    size_t i = h & (ix->cap - 1);
+    while (ix->slots[i].key)
+        i = (i + 1) & (ix->cap - 1);
+    ix->slots[i] = (struct slot){.hash = h, .key = key, .len = len, .entry = e};
+    ix->n++;
+}
+
+// index_grow doubles ix (rehashing every key). Returns 0 or -ENOMEM (ix unchanged).
+static int index_grow(struct index *ix)
+{
+    size_t cap = ix->cap ? ix->cap * 2 : 64;
+    struct slot *old = ix->slots;
+    size_t old_cap = ix->cap;
+    ix->slots = calloc(cap, sizeof(*ix->slots));
+    if (!ix->slots) {
+        ix->slots = old;
+        return -ENOMEM;
+    }
+    ix->cap = cap;
+    ix->n = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].key)
+            index_place(ix, old[i].hash, old[i].key, old[i].len, old[i].entry);
+    free(old);
+    return 0;
+}
+
+// index_put stores e under a copy of key. Returns 0, -EEXIST (with *prev set to the entry that
+// holds key; nothing stored) or -ENOMEM.
+static int index_put(struct index *ix, const void *key, size_t len, struct tls_cert_entry *e,
+                     struct tls_cert_entry **prev)
+{
+    *prev = index_find(ix, key, len);
+    if (*prev)
+        return -EEXIST;
+    if ((ix->n + 1) * 2 > ix->cap && index_grow(ix) < 0)
+        return -ENOMEM;
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, key, len);
+    index_place(ix, hash_bytes(key, len), copy, len, e);
+    return 0;
+}
+
+// index_fini frees ix's keys and slots (not the entries).
+static void index_fini(struct index *ix)
+{
+    for (size_t i = 0; i < ix->cap; i++)
+        free(ix->slots[i].key);
+    free(ix->slots);
+}
+
+// addr_key writes the index key for sa (IPv4-mapped IPv6 folded to IPv4) into key, with its port
+// when with_port. Returns the key length, or 0 for a family other than IPv4/IPv6.
+static size_t addr_key(const struct sockaddr *sa, bool with_port,
+                       unsigned char key[CERTTABLE_ADDR_KEY_MAX])
+{
+    const unsigned char *ip;
+    const void *port;
+    size_t ip_len;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+        ip = (const unsigned char *)&in4->sin_addr;
+        ip_len = 4;
+        port = &in4->sin_port;
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        bool mapped = IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+        ip = in6->sin6_addr.s6_addr + (mapped ? 12 : 0);
+        ip_len = mapped ? 4 : 16;
+        port = &in6->sin6_port;
+    } else {
+        return 0;
+    }
+    key[0] = ip_len == 4 ? 4 : 6;
+    memcpy(key + 1, ip, ip_len);
+    memset(key + 1 + ip_len, 0, 2);
+    if (with_port)
+        memcpy(key + 1 + ip_len, port, 2);
+    return 1 + ip_len + 2;
+}
+
+// ---- entries ----
+
+// entry_free drops e's SSL_CTX references and frees it. e may be NULL.
+static void entry_free(struct tls_cert_entry *e)
+{
+    if (!e)
+        return;
+    for (int i = 0; i < e->n_chains; i++) {
+        SSL_CTX_free(e->chain[i].ctx);
+        free(e->chain[i].cert_path);
+    }
+    free(e->ticket_key_name);
+    free(e);
+}
+
+// entry_new returns a new entry carrying the options of opts (may be NULL), or NULL.
+static struct tls_cert_entry *entry_new(const struct tls_multicert_line *opts)
+{
+    struct tls_cert_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->ticket_enabled = -1;
+    e->ticket_number = -1;
+    if (!opts)
+        return e;
+    e->line = opts->line;
+    e->tunnel = opts->tunnel;
+    e->ticket_enabled = opts->ticket_enabled;
+    e->ticket_number = opts->ticket_number;
+    if (opts->ticket_key_name && !(e->ticket_key_name = strdup(opts->ticket_key_name))) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+// entry_keep appends e to t's entries (t owns it afterwards). Returns 0 or -ENOMEM.
+static int entry_keep(struct tls_certtable *t, struct tls_cert_entry *e)
+{
+    if (t->n_entries == t->cap_entries) {
+        size_t cap = t->cap_entries ? t->cap_entries * 2 : 16;
+        struct tls_cert_entry **grown = realloc(t->entries, cap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        t->entries = grown;
+        t->cap_entries = cap;
+    }
+    t->entries[t->n_entries++] = e;
+    t->n_chains += (size_t)e->n_chains;
+    return 0;
+}
+
+// ---- names ----
+
+// index_name indexes e under the DNS name raw (len bytes, as found in the certificate).
+// Returns 0 (also for a name skipped with a warning) or -ENOMEM.
+static int index_name(struct loader *ld, struct tls_cert_entry *e, const unsigned char *raw,
+                      size_t len)
+{
+    char name[CERTTABLE_NAME_MAX + 1];
+    struct tls_cert_entry *prev = NULL;
+    if (len == 0 || len > CERTTABLE_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (raw[i] <= ' ' || raw[i] >= 0x7f)
+            return 0; // not a host name: cannot equal an SNI value (RFC 6066 section 3)
+        name[i] = (char)(raw[i] >= 'A' && raw[i] <= 'Z' ? raw[i] - 'A' + 'a' : raw[i]);
+    }
+    name[len] = '\0';
+    bool wild = len > 2 && name[0] == '*' && name[1] == '.';
+    if (memchr(name + (wild ? 1 : 0), '*', len - (wild ? 1 : 0))) {
+        core_err_warn(ld->err, ld->file, ld->line,
+                      "name '%s': only a leftmost `*.` wildcard is supported; name ignored", name);
+        return 0;
+    }
+    struct index *ix = wild ? &ld->t->wild : &ld->t->exact;
+    int rc = index_put(ix, wild ? name + 2 : name, wild ? len - 2 : len, e, &prev);
+    if (rc == -EEXIST && prev != e)
+        core_err_warn(ld->err, ld->file, ld->line,
+                      "name '%s' is already served by line %d, which keeps it", name, prev->line);
+    return rc == -ENOMEM ? rc : 0;
+}
+
+// index_cn indexes e under the subject CN of leaf (for certificates without SAN DNS names).
+static int index_cn(struct loader *ld, struct tls_cert_entry *e, X509 *leaf)
+{
+    X509_NAME *subject = X509_get_subject_name(leaf);
+    int idx = subject ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
+    if (idx < 0) {
+        if (!ld->opts || !ld->opts->has_dest)
+            core_err_warn(ld->err, ld->file, ld->line,
+                          "certificate has neither a SAN DNS name nor a CN: no SNI reaches it");
+        return 0;
+    }
+    unsigned char *utf8 = NULL;
+    X509_NAME_ENTRY *ne = X509_NAME_get_entry(subject, idx);
+    int n = ne ? ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ne)) : -1;
+    if (n < 0) {
+        ERR_clear_error();
+        return 0;
+    }
+    int rc = index_name(ld, e, utf8, (size_t)n);
+    OPENSSL_free(utf8);
+    return rc;
+}
+
+// index_leaf_names indexes e under the SAN DNS names of leaf, or its CN when it has none.
+// Returns 0 or -ENOMEM.
+static int index_leaf_names(struct loader *ld, struct tls_cert_entry *e, X509 *leaf)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    int n_dns = 0, rc = 0;
+    for (size_t i = 0; gens && i < sk_GENERAL_NAME_num(gens) && rc == 0; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS)
+            continue;
+        n_dns++;
+        rc = index_name(ld, e, ASN1_STRING_get0_data(g->d.dNSName),
+                        (size_t)ASN1_STRING_length(g->d.dNSName));
+    }
+    GENERAL_NAMES_free(gens);
+    ERR_clear_error(); // an absent extension leaves an error behind
+    if (rc < 0 || n_dns > 0)
+        return rc;
+    return index_cn(ld, e, leaf);
+}
+
+// index_entry indexes e (already kept by the table) under its names, its dest_ip and as the
+// default. As ATS documents for ssl_cert_name lists, the first chain's certificate supplies the
+// names (the chains of one line are meant to carry the same names). Returns 0 or -ENOMEM.
+static int index_entry(struct loader *ld, struct tls_cert_entry *e)
+{
+    const struct tls_multicert_line *o = ld->opts;
+    X509 *leaf = e->n_chains > 0 ? SSL_CTX_get0_certificate(e->chain[0].ctx) : NULL;
+    int rc = leaf ? index_leaf_names(ld, e, leaf) : 0;
+    if (rc < 0)
+        return rc;
+    if (o && o->has_dest && o->dest_any) {
+        if (ld->t->dflt)
+            core_err_warn(ld->err, ld->file, ld->line,
+                          "dest_ip=* is already set by line %d, which stays the default",
+                          ld->t->dflt->line);
+        else
+            ld->t->dflt = e;
+    } else if (o && o->has_dest) {
+        unsigned char key[CERTTABLE_ADDR_KEY_MAX];
+        struct tls_cert_entry *prev = NULL;
+        size_t len = addr_key((const struct sockaddr *)&o->dest, o->dest_has_port, key);
+        rc = len ? index_put(&ld->t->addr, key, len, e, &prev) : 0;
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc == -EEXIST)
+            core_err_warn(ld->err, ld->file, ld->line,
+                          "this dest_ip is already served by line %d, which keeps it", prev->line);
+    }
+    return 0;
+}
+
+// ---- loading chains ----
+
+// src_open returns a BIO reading path, or the len bytes at pem when path is NULL; NULL on error
+// (errno tells why for a file).
+static BIO *src_open(const char *path, const char *pem, size_t len)
+{
+    if (path)
+        return BIO_new_file(path, "rb");
+    if (len > INT_MAX) {
+        errno = EFBIG;
+        return NULL;
+    }
+    return BIO_new_mem_buf(pem, (int)len);
+}
+
+// read_certs reads every certificate of the source into *leaf (the first, when leaf is not NULL)
+// and extra (the rest). what names the source in reports. Returns 0 or -EINVAL after reporting.
+static int read_certs(struct loader *ld, const char *what, BIO *bio, X509 **leaf,
+                      STACK_OF(X509) * extra)
+{
+    int n = 0;
+    for (;; n++) {
+        X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (!x)
+            break;
+        if (n == 0 && leaf) {
+            *leaf = x;
+        } else if (!sk_X509_push(extra, x)) {
+            X509_free(x);
+            report(ld, "%s: out of memory", what);
+            return -EINVAL;
+        }
+    }
+    uint32_t e = ERR_peek_last_error();
+    bool at_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+    if (n > 0 && at_end) {
+        ERR_clear_error();
+        return 0;
+    }
+    report(ld, "%s: %s", what, n == 0 && at_end ? "no PEM certificate found" : bssl_reason());
+    ERR_clear_error();
+    return -EINVAL;
+}
+
+// load_certs reads the leaf and intermediates of src (then those of its ssl_ca_name).
+static int load_certs(struct loader *ld, const struct chain_src *src, X509 **leaf,
+                      STACK_OF(X509) * extra)
+{
+    const char *what = src->cert_path ? src->cert_path : MEMORY_FILE;
+    BIO *bio = src_open(src->cert_path, src->cert_pem, src->cert_len);
+    if (!bio) {
+        report(ld, "cannot read certificate file '%s': %s", what, strerror(errno));
+        ERR_clear_error();
+        return -EINVAL;
+    }
+    int rc = read_certs(ld, what, bio, leaf, extra);
+    BIO_free(bio);
+    if (rc < 0 || !src->ca_path)
+        return rc;
+    if (!(bio = BIO_new_file(src->ca_path, "rb"))) {
+        report(ld, "cannot read ssl_ca_name file '%s': %s", src->ca_path, strerror(errno));
+        ERR_clear_error();
+        return -EINVAL;
+    }
+    rc = read_certs(ld, src->ca_path, bio, NULL, extra);
+    BIO_free(bio);
+    return rc;
+}
+
+// load_key reads the private key of src into *pkey. Returns 0, 1 when the key is a URI left to a
+// key backend (warned; no key), or -EINVAL after reporting. Never reports key contents.
+static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **pkey)
+{
+    const char *path = src->key_path, *pem = src->key_pem;
+    size_t len = src->key_len;
+    if (path && (strncmp(path, "pkcs11:", 7) == 0 || strncmp(path, "keyless:", 8) == 0)) {
+        // Only the scheme is named: a PKCS#11 URI may carry a PIN.
+        // TODO(key backends issue): hand the key to its backend instead of skipping the chain.
+        core_err_warn(ld->err, ld->file, ld->line,
+                      "certificate '%s': %s key URIs need a key backend, not available yet; "
+                      "chain not loaded",
+                      src->cert_path ? src->cert_path : MEMORY_FILE,
+                      path[0] == 'p' ? "pkcs11:" : "keyless:");
+        return 1;
+    }
+    if (!path && !pem) { // the key follows the certificate in the same source
+        path = src->cert_path;
+        pem = src->cert_pem;
+        len = src->cert_len;
+    }
+    const char *what = path ? path : MEMORY_FILE;
+    BIO *bio = src_open(path, pem, len);
+    if (!bio) {
+        report(ld, "cannot read key file '%s': %s", what, strerror(errno));
+        ERR_clear_error();
+        return -EINVAL;
+    }
+    *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (!*pkey) {
+        report(ld, "cannot parse a private key from '%s': %s", what, bssl_reason());
+        return -EINVAL;
+    }
+    return 0;
+}
+
+// make_ctx returns a fresh SSL_CTX from the factory (or a plain one), or NULL after reporting.
+static SSL_CTX *make_ctx(struct loader *ld)
+{
+    int before = ld->err ? ld->err->errors : 0;
+    SSL_CTX *ctx =
+        ld->factory ? ld->factory(ld->arg, ld->opts, ld->err) : SSL_CTX_new(TLS_method());
+    if (!ctx && (!ld->err || ld->err->errors == before))
+        report(ld, "cannot create an SSL_CTX: %s", bssl_reason());
+    return ctx;
+}
+
+// install puts leaf, extra and pkey into a new SSL_CTX for chain c. Returns 0 or -EINVAL.
+static int install(struct loader *ld, const char *what, struct tls_chain *c, X509 *leaf,
+                   STACK_OF(X509) * extra, EVP_PKEY *pkey)
+{
+    int type = EVP_PKEY_id(pkey);
+    if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA && type != EVP_PKEY_ED25519) {
+        report(ld, "certificate '%s': unsupported key type (need EC, RSA or Ed25519)", what);
+        return -EINVAL;
+    }
+    if (X509_check_private_key(leaf, pkey) != 1) {
+        ERR_clear_error();
+        report(ld, "the key does not match certificate '%s'", what);
+        return -EINVAL;
+    }
+    if (!(c->ctx = make_ctx(ld)))
+        return -EINVAL;
+    bool ok = SSL_CTX_use_certificate(c->ctx, leaf) == 1;
+    for (size_t i = 0; ok && i < sk_X509_num(extra); i++)
+        ok = SSL_CTX_add1_chain_cert(c->ctx, sk_X509_value(extra, i)) == 1;
+    ok = ok && SSL_CTX_use_PrivateKey(c->ctx, pkey) == 1;
+    ok = ok && SSL_CTX_check_private_key(c->ctx) == 1;
+    if (!ok) {
+        report(ld, "certificate '%s': cannot install the chain: %s", what, bssl_reason());
+        return -EINVAL;
+    }
+    c->key_type = type;
+    return 0;
+}
+
+// set_expiry stores leaf's notAfter in c and warns when it has passed. Returns 0 or -EINVAL.
+static int set_expiry(struct loader *ld, const char *what, struct tls_chain *c, X509 *leaf)
+{
+    int days = 0, secs = 0;
+    ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+    int ok = epoch && ASN1_TIME_diff(&days, &secs, epoch, X509_get0_notAfter(leaf));
+    ASN1_TIME_free(epoch);
+    if (!ok) {
+        report(ld, "certificate '%s': unreadable notAfter: %s", what, bssl_reason());
+        return -EINVAL;
+    }
+    c->not_after = (time_t)days * 86400 + secs;
+    if (c->not_after < time(NULL)) {
+        struct tm tm;
+        char date[32] = "?";
+        if (gmtime_r(&c->not_after, &tm))
+            strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        // ATS loads expired certificates too; clients decide. Warn so operators notice.
+        core_err_warn(ld->err, ld->file, ld->line, "certificate '%s' expired on %s", what, date);
+    }
+    return 0;
+}
+
+// chain_load loads the chain described by src into c. Returns 0, 1 when skipped (key URI) or
+// -EINVAL / -ENOMEM after reporting.
+static int chain_load(struct loader *ld, const struct chain_src *src, struct tls_chain *c)
+{
+    const char *what = src->cert_path ? src->cert_path : MEMORY_FILE;
+    X509 *leaf = NULL;
+    EVP_PKEY *pkey = NULL;
+    STACK_OF(X509) *extra = sk_X509_new_null();
+    int rc = -ENOMEM;
+    if (!extra) {
+        report(ld, "out of memory");
+        goto out;
+    }
+    if ((rc = load_certs(ld, src, &leaf, extra)) != 0)
+        goto out;
+    if ((rc = load_key(ld, src, &pkey)) != 0)
+        goto out;
+    if ((rc = install(ld, what, c, leaf, extra, pkey)) != 0)
+        goto out;
+    if ((rc = set_expiry(ld, what, c, leaf)) != 0)
+        goto out;
+    if (src->cert_path && !(c->cert_path = strdup(src->cert_path))) {
+        report(ld, "out of memory");
+        rc = -ENOMEM;
+    }
+out:
+    if (rc != 0) {
+        SSL_CTX_free(c->ctx);
+        c->ctx = NULL;
+    }
+    EVP_PKEY_free(pkey);
+    X509_free(leaf);
+    sk_X509_pop_free(extra, X509_free);
+    return rc;
+}
+
+// entry_add_chain loads src as the next chain of e, refusing a second chain of one key type.
+// Returns 0 (also when skipped), -EINVAL or -ENOMEM.
+static int entry_add_chain(struct loader *ld, struct tls_cert_entry *e, const struct chain_src *src)
+{
+    struct tls_chain *c = &e->chain[e->n_chains];
+    int rc = chain_load(ld, src, c);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    e->n_chains++;
+    for (int i = 0; i < e->n_chains - 1; i++) {
+        if (e->chain[i].key_type == c->key_type) {
+            report(ld,
+                   "certificates '%s' and '%s' have the same key type; a line holds one "
+                   "chain per key type",
+                   e->chain[i].cert_path ? e->chain[i].cert_path : MEMORY_FILE,
+                   c->cert_path ? c->cert_path : MEMORY_FILE);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+// entry_commit keeps e in the table and indexes it, or frees it when it has nothing to serve.
+// Takes ownership of e. Returns 0 or -ENOMEM.
+static int entry_commit(struct loader *ld, struct tls_cert_entry *e)
+{
+    if (!e->tunnel && e->n_chains == 0) {
+        entry_free(e); // every chain was skipped (key URIs): already warned
+        return 0;
+    }
+    int rc = entry_keep(ld->t, e);
+    if (rc < 0) {
+        entry_free(e);
+        report(ld, "out of memory");
+        return rc;
+    }
+    rc = index_entry(ld, e);
+    if (rc < 0)
+        report(ld, "out of memory");
+    return rc;
+}
+
+// load_line loads one ssl_multicert.config line. Returns 0, -EINVAL or -ENOMEM.
+static int load_line(struct loader *ld, const struct tls_multicert_line *l)
+{
+    struct tls_cert_entry *e = entry_new(l);
+    if (!e) {
+        report(ld, "out of memory");
+        return -ENOMEM;
+    }
+    for (int i = 0; !l->tunnel && i < l->n_certs && i < TLS_MULTICERT_MAX_CHAINS; i++) {
+        struct chain_src src = {
+            .cert_path = l->cert[i], .key_path = l->key[i], .ca_path = l->ca[i]};
+        int rc = entry_add_chain(ld, e, &src);
+        if (rc < 0) {
+            entry_free(e);
+            return rc;
+        }
+    }
+    return entry_commit(ld, e);
+}
+
+// ---- public API ----
+
+struct tls_certtable *tls_certtable_new(void)
+{
+    return calloc(1, sizeof(struct tls_certtable));
+}
+
+int tls_certtable_add_multicert(struct tls_certtable *t, const struct tls_multicert *m,
+                                tls_ctx_factory_fn factory, void *arg, struct core_err *err)
+{
+    int result = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct loader ld = {.t = t,
+                            .file = m->path,
+                            .line = m->lines[i].line,
+                            .opts = &m->lines[i],
+                            .factory = factory,
+                            .arg = arg,
+                            .err = err};
+        int rc = load_line(&ld, &m->lines[i]);
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc < 0)
+            result = -EINVAL;
+    }
+    return result;
+}
+
+int tls_certtable_add_pem(struct tls_certtable *t, const struct tls_multicert_line *opts,
+                          const char *cert_pem, size_t cert_len, const char *key_pem,
+                          size_t key_len, tls_ctx_factory_fn factory, void *arg,
+                          struct core_err *err)
+{
+    struct loader ld = {.t = t,
+                        .file = MEMORY_FILE,
+                        .line = opts ? opts->line : 0,
+                        .opts = opts,
+                        .factory = factory,
+                        .arg = arg,
+                        .err = err};
+    struct chain_src src = {
+        .cert_pem = cert_pem, .cert_len = cert_len, .key_pem = key_pem, .key_len = key_len};
+    struct tls_cert_entry *e = entry_new(opts);
+    if (!e) {
+        report(&ld, "out of memory");
+        return -ENOMEM;
+    }
+    e->tunnel = false; // a chain is being loaded: this entry serves it
+    int rc = entry_add_chain(&ld, e, &src);
+    if (rc < 0) {
+        entry_free(e);
+        return rc;
+    }
+    return entry_commit(&ld, e);
+}
+
+const struct tls_cert_entry *tls_certtable_lookup(const struct tls_certtable *t, const char *sni,
+                                                  const struct sockaddr *local)
+{
+    char name[CERTTABLE_NAME_MAX + 1];
+    size_t len = sni ? strnlen(sni, sizeof(name)) : 0;
+    if (len > 0 && len <= CERTTABLE_NAME_MAX) {
+        for (size_t i = 0; i < len; i++)
+            name[i] = (char)(sni[i] >= 'A' && sni[i] <= 'Z' ? sni[i] - 'A' + 'a' : sni[i]);
+        const struct tls_cert_entry *e = index_find(&t->exact, name, len);
+        if (e)
+            return e;
+        // Leftmost label only: the wildcard key is everything after the first dot.
+        const char *dot = memchr(name, '.', len);
+        if (dot && dot > name &&
+            (e = index_find(&t->wild, dot + 1, len - (size_t)(dot + 1 - name))))
+            return e;
+    }
+    if (local) {
+        unsigned char key[CERTTABLE_ADDR_KEY_MAX];
+        for (int with_port = 1; with_port >= 0; with_port--) {
+            size_t klen = addr_key(local, with_port, key);
+            const struct tls_cert_entry *e = klen ? index_find(&t->addr, key, klen) : NULL;
+            if (e)
+                return e;
+        }
+    }
+    return t->dflt;
+}
+
+const struct tls_cert_entry *tls_certtable_default(const struct tls_certtable *t)
+{
+    return t->dflt;
+}
+
+size_t tls_certtable_count(const struct tls_certtable *t)
+{
+    return t->n_chains;
+}
+
+void tls_certtable_free(struct tls_certtable *t)
+{
+    if (!t)
+        return;
+    index_fini(&t->exact);
+    index_fini(&t->wild);
+    index_fini(&t->addr);
+    for (size_t i = 0; i < t->n_entries; i++)
+        entry_free(t->entries[i]);
+    free(t->entries);
+    free(t);
+}
