@@ -250,7 +250,7 @@ int net_http1_chunk_head_write(uint64_t n, char *out, size_t out_len);
 struct net_http1_proxy_opts {
     const char *host;      // Host to send; NULL: the request's own host (req->host)
     const char *path;      // origin-form target to send ("/..."); NULL: the request's path
-    const char *via_name;  // pseudonym added to Via ("1.1 <via_name>"); NULL: no Via added
+    const char *via_name;  // pseudonym added to Via ("1.x <via_name>"); NULL: no Via added
     const char *client_ip; // appended to X-Forwarded-For; NULL: nothing appended
     bool origin_close;     // send "Connection: close": the origin connection is not reused
 };
