@@ -5,10 +5,13 @@
 // Wake-up protocol. A producer enqueues, then exchanges _signalled to true and writes the
 // eventfd only if it was false. The owner reads (clears) the eventfd, stores _signalled false,
 // and only then dequeues. This is the store-buffer (Dekker) pattern: producer "write queue;
-// read flag", owner "write flag; read queue". With a sequentially consistent fence on both
+// read flag", owner "write flag; read queue". With a full memory barrier on both
 // sides, at least one side sees the other's write: either the owner's dequeue finds the message,
 // or the producer finds the flag cleared and writes the eventfd, which wakes the owner again.
 // So no message is left in the queue with nobody due to wake up for it.
+//
+// The fences are liburcu's cmm_smp_mb(), since the queue's own accesses follow liburcu's memory
+// model rather than C11's (and GCC's ThreadSanitizer refuses atomic_thread_fence()).
 //
 // The dequeue is liburcu's non-blocking single-consumer variant: a producer that has swapped
 // the queue tail but not yet linked its node makes it return CDS_WFCQ_WOULDBLOCK instead of
@@ -19,6 +22,26 @@
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <urcu/arch.h>
+
+// liburcu is not instrumented, so ThreadSanitizer cannot see that a dequeue happens after its
+// enqueue; tell it, or every message field would be reported as a race.
+#if defined(__SANITIZE_THREAD__)
+#define MBOX_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MBOX_TSAN 1
+#endif
+#endif
+#ifdef MBOX_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define MBOX_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define MBOX_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define MBOX_TSAN_ACQUIRE(p) ((void)(p))
+#define MBOX_TSAN_RELEASE(p) ((void)(p))
+#endif
 
 #define MBOX_MAGIC 0x6d626f78u // "mbox"
 #define MBOX_DEAD 0xdeadb0c5u
@@ -64,8 +87,9 @@ void core_mbox_post(struct core_mbox *mb, struct core_msg *msg)
     CORE_ASSERT(mb->_magic == MBOX_MAGIC);
     CORE_ASSERT(msg->fn != NULL);
     cds_wfcq_node_init(&msg->node);
+    MBOX_TSAN_RELEASE(msg);
     cds_wfcq_enqueue(&mb->_head, &mb->_tail, &msg->node);
-    atomic_thread_fence(memory_order_seq_cst); // pairs with the fence in core_mbox_drain()
+    cmm_smp_mb(); // pairs with the one in clear_signal()
     if (!atomic_exchange_explicit(&mb->_signalled, true, memory_order_seq_cst))
         wake(mb);
 }
@@ -79,7 +103,7 @@ static void clear_signal(struct core_mbox *mb)
         r = read(mb->_fd, &count, sizeof(count));
     } while (r < 0 && errno == EINTR);
     atomic_store_explicit(&mb->_signalled, false, memory_order_seq_cst);
-    atomic_thread_fence(memory_order_seq_cst); // pairs with the fence in core_mbox_post()
+    cmm_smp_mb(); // pairs with the one in core_mbox_post()
 }
 
 size_t core_mbox_drain(struct core_mbox *mb, size_t max)
@@ -92,6 +116,7 @@ size_t core_mbox_drain(struct core_mbox *mb, size_t max)
         if (node == NULL || node == CDS_WFCQ_WOULDBLOCK)
             return ran; // empty, or a post in flight that will wake us itself
         struct core_msg *msg = caa_container_of(node, struct core_msg, node);
+        MBOX_TSAN_ACQUIRE(msg);
         ran++;
         msg->fn(msg); // msg belongs to fn from here on
     }
