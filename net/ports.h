@@ -40,7 +40,7 @@ struct core_err;
 struct net_port {
     uint16_t port;                // host byte order, 1..65535
     bool ssl;                     // "ssl": terminate TLS
-    bool tr_pass;                 // "tr-pass": non-TLS bytes become a blind tunnel
+    bool tr_pass;                 // "tr-pass": unexpected bytes become a blind tunnel
     struct sockaddr_storage addr; // family + address + port (network order), ready for bind()
     socklen_t addrlen;            // sizeof(struct sockaddr_in) or sizeof(struct sockaddr_in6)
 };
