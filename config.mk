@@ -22,7 +22,7 @@ CRITERION_LIBS := -lcriterion
 
 # Debian packages that the build, `make run` and `make test` need (installed by `make deps`).
 DEB_PACKAGES := build-essential android-libboringssl-dev liburcu-dev libjemalloc-dev \
-	libcriterion-dev libyaml-dev openssl curl procps iproute2
+	libcriterion-dev libyaml-dev openssl curl procps iproute2 jq
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \

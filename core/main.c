@@ -1,8 +1,460 @@
 // SPDX-License-Identifier: Apache-2.0
-// core/main.c: placeholder until the foundation lands.
+// core/main.c: tlsedge's entry point. Parses the command line, builds the first configuration
+// snapshot (wiring the parts net/ and tls/ define), opens the listeners, starts the workers and
+// then waits on a signalfd: SIGHUP (reload: its own issue, logged for now), SIGTERM/SIGINT
+// (graceful stop), SIGUSR2 (reopen the log file). This is the only core/ file that knows the
+// other modules.
+#include "core/err.h"
 #include "core/log.h"
-int main(void)
+#include "core/records.h"
+#include "core/snapshot.h"
+#include "core/stats.h"
+#include "core/worker.h"
+#include "net/conn.h"
+#include "net/listener.h"
+#include "net/ports.h"
+#include "net/proxy.h"
+#include "net/resolve.h"
+#include "tls/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <urcu-qsbr.h>
+
+#include <openssl/crypto.h>
+
+#define TLSEDGE_VERSION "0.1.0"
+#define MAX_PORTS 32
+
+// The embedded default (no -C): TLS on 127.0.0.1:8443, plain HTTP on 127.0.0.1:8081 (8080 is
+// where a stock ATS listens), forward proxying for loopback clients only.
+#define DEFAULT_PORTS "8443:ssl:ip-in=127.0.0.1 8081:ip-in=127.0.0.1"
+
+struct options {
+    const char *confdir;
+    const char *write_default;
+    const char *debug_tags;
+    bool check;
+};
+
+static const struct {
+    const char *name;
+    enum core_rec_type type;
+    const char *def;
+} core_recs[] = {
+    {"proxy.config.exec_thread.limit", CORE_REC_INT, "0"},
+    {"proxy.config.exec_thread.affinity", CORE_REC_INT, "1"},
+    {"proxy.config.http.server_ports", CORE_REC_STRING, DEFAULT_PORTS},
+    {"proxy.config.net.listen_backlog", CORE_REC_INT, "1024"},
+    {"proxy.config.stop.shutdown_timeout", CORE_REC_INT, "30"},
+    {"proxy.config.log.logfile_dir", CORE_REC_STRING, ""},
+    {"proxy.config.diags.debug.enabled", CORE_REC_INT, "0"},
+    {"proxy.config.diags.debug.tags", CORE_REC_STRING, ""},
+};
+
+static void usage(FILE *out)
 {
-    core_log_note("tlsedge skeleton");
+    fprintf(out,
+            "usage: tlsedge [-C DIR] [-t] [-T TAGS]\n"
+            "       tlsedge --write-default-config DIR\n"
+            "\n"
+            "A TLS edge proxy: terminates TLS (certificates chosen by SNI from\n"
+            "ssl_multicert.config) and proxies HTTP/1.1 to origins (remap.config).\n"
+            "\n"
+            "  -C, --config DIR     configuration directory (records.config,\n"
+            "                       ssl_multicert.config, remap.config, ip_allow.yaml);\n"
+            "                       without it tlsedge runs its embedded default: TLS on\n"
+            "                       127.0.0.1:8443 with a self-signed certificate, plain\n"
+            "                       HTTP on 127.0.0.1:8081, forward proxy for loopback\n"
+            "  -t, --check          check the configuration and exit: 0 when valid,\n"
+            "                       1 after listing every error\n"
+            "  -T, --debug TAGS     enable debug output for tags matching TAGS (a regular\n"
+            "                       expression, e.g. 'ssl|http')\n"
+            "      --write-default-config DIR\n"
+            "                       write the embedded default as files into DIR\n"
+            "  -h, --help           this text\n"
+            "  -V, --version        version and the BoringSSL build in use\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reload, SIGUSR2 reopen logs.\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'C'},
+        {"check", no_argument, NULL, 't'},
+        {"debug", required_argument, NULL, 'T'},
+        {"write-default-config", required_argument, NULL, 'W'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "C:tT:hV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'C':
+            o->confdir = optarg;
+            break;
+        case 't':
+            o->check = true;
+            break;
+        case 'T':
+            o->debug_tags = optarg;
+            break;
+        case 'W':
+            o->write_default = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("tlsedge %s\nBoringSSL: %s, API version %d\n", TLSEDGE_VERSION,
+                   TLSEDGE_BSSL_DESC, BORINGSSL_API_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tlsedge: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return -EINVAL;
+    }
     return 0;
+}
+
+static struct core_records *declare_all(void)
+{
+    struct core_records *rec = core_records_new();
+    if (!rec)
+        return NULL;
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(core_recs) / sizeof(core_recs[0]) && rc == 0; i++)
+        rc = core_records_declare(rec, core_recs[i].name, core_recs[i].type, core_recs[i].def);
+    if (rc == 0)
+        rc = tls_config_declare(rec);
+    if (rc == 0)
+        rc = net_http_config_declare(rec);
+    if (rc < 0) {
+        core_records_free(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+// Loads records.config from confdir (or applies the embedded default's settings).
+static struct core_records *load_records(const char *confdir, struct core_err *err)
+{
+    struct core_records *rec = declare_all();
+    if (!rec) {
+        core_err_add(err, NULL, 0, "out of memory");
+        return NULL;
+    }
+    if (!confdir) {
+        core_records_set(rec, "proxy.config.url_remap.remap_required", "0", err);
+        return rec;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/records.config", confdir);
+    int rc = core_records_load(rec, path, err);
+    if (rc == -ENOENT)
+        core_err_warn(err, path, 0, "not found; using defaults");
+    return rec;
+}
+
+static int parse_ports(const struct core_records *rec, struct net_port *ports, size_t *n,
+                       struct core_err *err)
+{
+    const char *spec = core_records_get_str(rec, "proxy.config.http.server_ports");
+    return net_ports_parse(spec, ports, MAX_PORTS, n, "records.config", 0, err);
+}
+
+// Builds a complete snapshot from confdir; NULL when anything failed (all of it in err).
+static struct core_snapshot *build_snapshot(const char *confdir, struct net_port *ports,
+                                            size_t *nports, struct core_err *err)
+{
+    struct core_records *rec = load_records(confdir, err);
+    if (!rec)
+        return NULL;
+    bool need_certs = false;
+    if (parse_ports(rec, ports, nports, err) == 0)
+        for (size_t i = 0; i < *nports; i++)
+            need_certs |= ports[i].ssl;
+    struct tls_config *tc = tls_config_build(rec, confdir, need_certs, err);
+    struct net_http_config *hc = net_http_config_build(rec, confdir, err);
+    struct core_snapshot *s = core_snapshot_new(rec);
+    if (s) {
+        core_snapshot_set_part(s, CORE_SNAP_TLS, tc, (core_snap_free_fn)tls_config_free);
+        core_snapshot_set_part(s, CORE_SNAP_HTTP, hc, (core_snap_free_fn)net_http_config_free);
+    } else {
+        tls_config_free(tc);
+        net_http_config_free(hc);
+    }
+    if (!s || !tc || !hc || core_err_failed(err)) {
+        core_snapshot_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void print_errs(const struct core_err *err)
+{
+    char buf[CORE_ERR_FILE_MAX + CORE_ERR_REASON_MAX + 32];
+    for (int i = 0; i < err->kept; i++)
+        fprintf(stderr, "tlsedge: %s: %s\n", err->entry[i].warning ? "warning" : "error",
+                core_err_format(err, i, buf, sizeof(buf)));
+    if (err->errors + err->warnings > err->kept)
+        fprintf(stderr, "tlsedge: %d more problems not shown\n",
+                err->errors + err->warnings - err->kept);
+}
+
+static int write_text(const char *dir, const char *name, const char *text, struct core_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wx");
+    if (!f) {
+        core_err_add(err, path, 0, "cannot create: %s", strerror(errno));
+        return -errno;
+    }
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -EIO;
+}
+
+static const char default_remap[] =
+    "# remap.config: map FROM TO (reverse proxy rules, first match wins).\n"
+    "# The embedded default has no rule: with proxy.config.url_remap.remap_required 0\n"
+    "# absolute-URI requests (curl -x) are forwarded. Example:\n"
+    "# map https://www.example.com/ http://127.0.0.1:8000/\n";
+
+static const char default_ip_allow[] = "# ip_allow.yaml: which clients may use which methods.\n"
+                                       "ip_allow:\n"
+                                       "  - apply: in\n"
+                                       "    ip_addrs: [127.0.0.0/8, '::1']\n"
+                                       "    action: allow\n"
+                                       "    methods: ALL\n";
+
+static int write_default_config(const char *dir)
+{
+    struct core_err err;
+    core_err_init(&err);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "tlsedge: %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/records.config", dir);
+    FILE *f = fopen(path, "wx");
+    if (!f) {
+        fprintf(stderr, "tlsedge: %s: %s (refusing to overwrite)\n", path, strerror(errno));
+        return 1;
+    }
+    struct core_records *rec = load_records(NULL, &err);
+    if (rec) {
+        fputs("# records.config written by tlsedge --write-default-config\n", f);
+        core_records_write(rec, f);
+    }
+    fclose(f);
+    core_records_free(rec);
+    if (tls_config_write_default(dir, &err) == 0 &&
+        write_text(dir, "remap.config", default_remap, &err) == 0)
+        write_text(dir, "ip_allow.yaml", default_ip_allow, &err);
+    print_errs(&err);
+    if (core_err_failed(&err))
+        return 1;
+    printf("wrote the default configuration to %s\n", dir);
+    return 0;
+}
+
+static int configure_logging(const struct core_records *rec, const char *tags_override,
+                             struct core_err *err)
+{
+    bool debug = core_records_get_int(rec, "proxy.config.diags.debug.enabled") != 0;
+    const char *tags = core_records_get_str(rec, "proxy.config.diags.debug.tags");
+    if (tags_override) {
+        debug = true;
+        tags = tags_override;
+    }
+    return core_log_configure(debug, tags, core_records_get_str(rec, "proxy.config.log.logfile_dir"),
+                              err);
+}
+
+struct runtime {
+    struct core_workers *workers;
+    struct net_listeners *listeners;
+};
+
+static void worker_init(struct core_worker *w, void *arg)
+{
+    struct runtime *rt = arg;
+    int rc = net_listeners_attach(rt->listeners, w, net_conn_accept);
+    if (rc < 0)
+        core_log_error("worker %d: cannot watch its listening sockets: %s", core_worker_id(w),
+                       strerror(-rc));
+}
+
+static void worker_stop(struct core_worker *w, void *arg)
+{
+    struct runtime *rt = arg;
+    net_listeners_close_worker(rt->listeners, w);
+    net_conns_stop_worker(w);
+}
+
+static int worker_count(const struct core_records *rec)
+{
+    int64_t n = core_records_get_int(rec, "proxy.config.exec_thread.limit");
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0)
+        n = 1;
+    return n > 256 ? 256 : (int)n;
+}
+
+// Waits on the signalfd until a stop signal; the main thread is offline for RCU meanwhile.
+static void signal_loop(int sfd)
+{
+    for (;;) {
+        struct signalfd_siginfo si;
+        rcu_thread_offline();
+        ssize_t n = read(sfd, &si, sizeof(si));
+        rcu_thread_online();
+        if (n != sizeof(si)) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            core_log_error("signalfd: %s", n < 0 ? strerror(errno) : "short read");
+            return;
+        }
+        switch (si.ssi_signo) {
+        case SIGHUP:
+            // TODO(#8): rebuild and publish a new snapshot.
+            core_log_note("reload requested (SIGHUP); configuration reload is not implemented "
+                          "yet, keeping the current configuration");
+            break;
+        case SIGUSR2:
+            if (core_log_reopen() < 0)
+                core_log_error("cannot reopen the log file");
+            else
+                core_log_note("log file reopened");
+            break;
+        case SIGTERM:
+        case SIGINT:
+            core_log_note("%s received: stopping gracefully",
+                          si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+    }
+}
+
+static int block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR2);
+    signal(SIGPIPE, SIG_IGN);
+    // Blocked before any thread starts, so every thread inherits the mask and only the main
+    // thread's signalfd sees these signals.
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static int serve(struct core_snapshot *snap, const struct net_port *ports, size_t nports)
+{
+    const struct core_records *rec = core_snapshot_records(snap);
+    struct core_err err;
+    core_err_init(&err);
+    int sfd = block_signals();
+    int nw = worker_count(rec);
+    struct runtime rt = {0};
+    if (sfd < 0 || net_conns_init(nw) < 0 || net_resolver_init(2) < 0) {
+        core_log_error("start-up failed: %s", strerror(errno));
+        return 1;
+    }
+    int64_t backlog = core_records_get_int(rec, "proxy.config.net.listen_backlog");
+    rt.listeners = net_listeners_open(ports, nports, nw, backlog > 0 ? (int)backlog : 1024, &err);
+    if (!rt.listeners) {
+        core_log_errs(&err);
+        return 1;
+    }
+    bool pin = core_records_get_int(rec, "proxy.config.exec_thread.affinity") != 0;
+    uint64_t stop_ms =
+        (uint64_t)core_records_get_int(rec, "proxy.config.stop.shutdown_timeout") * 1000;
+    rt.workers = core_workers_new(nw, pin);
+    if (!rt.workers || core_workers_start(rt.workers, worker_init, worker_stop, &rt) < 0) {
+        core_log_error("cannot start %d workers: %s", nw, strerror(errno));
+        return 1;
+    }
+    for (size_t i = 0; i < nports; i++) {
+        char name[96];
+        net_port_format(&ports[i], name, sizeof(name));
+        core_log_note("listening on %s", name);
+    }
+    core_log_note("tlsedge %s started: %d workers%s, configuration generation %llu",
+                  TLSEDGE_VERSION, nw, pin ? " (pinned)" : "",
+                  (unsigned long long)core_snapshot_generation(snap));
+    signal_loop(sfd);
+    core_workers_stop(rt.workers, stop_ms);
+    rcu_thread_offline();
+    core_workers_join(rt.workers);
+    rcu_thread_online();
+    core_workers_free(rt.workers);
+    net_listeners_free(rt.listeners);
+    core_snapshot_shutdown();
+    close(sfd);
+    core_log_note("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    if (parse_args(argc, argv, &o) < 0)
+        return 2;
+    if (o.write_default)
+        return write_default_config(o.write_default);
+    CRYPTO_library_init();
+    tls_stats_register();
+    net_http_stats_register();
+    struct core_err *err = calloc(1, sizeof(*err));
+    struct net_port ports[MAX_PORTS];
+    size_t nports = 0;
+    if (!err)
+        return 1;
+    core_err_init(err);
+    struct core_snapshot *snap = build_snapshot(o.confdir, ports, &nports, err);
+    if (o.check) {
+        print_errs(err);
+        core_snapshot_free(snap);
+        if (snap)
+            printf("tlsedge: configuration %s is valid\n", o.confdir ? o.confdir : "(embedded)");
+        free(err);
+        return snap ? 0 : 1;
+    }
+    if (snap && configure_logging(core_snapshot_records(snap), o.debug_tags, err) < 0) {
+        core_snapshot_free(snap);
+        snap = NULL;
+    }
+    core_log_errs(err);
+    free(err);
+    if (!snap) {
+        core_log_error("configuration is invalid; not starting");
+        return 1;
+    }
+    rcu_register_thread();
+    core_snapshot_publish(snap);
+    int rc = serve(snap, ports, nports);
+    rcu_unregister_thread();
+    return rc;
 }

@@ -108,8 +108,62 @@ wait_exit() {
     return 1
 }
 
-# finish: the closing line run.sh reads; exit status 1 when any check failed.
+# finish: stops this test's processes, fails the test if any log holds a sanitizer report, and
+# prints the closing line run.sh reads; exit status 1 when any check failed.
 finish() {
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    PIDS=""
+    for f in "$T"/*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$f"; then
+            fail "sanitizer report in $(basename "$f")"
+            grep -E -A 12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$f" | head -n 30 | sed 's/^/       | /'
+        fi
+    done
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
+}
+
+# new_confdir NAME: makes $T/NAME with a records.config holding the lines on stdin; prints it.
+new_confdir() {
+    d="$T/$1"
+    mkdir -p "$d"
+    cat >"$d/records.config"
+    echo "$d"
+}
+
+# start_tlsedge LOGNAME PORT ARGS...: starts tlsedge, waits until PORT listens; sets TLSEDGE_PID.
+start_tlsedge() {
+    name=$1
+    port=$2
+    shift 2
+    spawn "$name" "$TLSEDGE" "$@"
+    TLSEDGE_PID=$LAST_PID
+    if ! wait_port "$port" 10; then
+        fail "tlsedge ($name) did not start listening on $port"
+        return 1
+    fi
+}
+
+# start_origin LOGNAME: starts the test origin on a free port; sets ORIGIN_PORT and ORIGIN_PID.
+start_origin() {
+    ORIGIN_PORT=$(free_port)
+    spawn "$1" "$TOOLS/origin" -p "$ORIGIN_PORT" --max-seconds 170
+    ORIGIN_PID=$LAST_PID
+    wait_port "$ORIGIN_PORT" 10
+}
+
+# stat NAME PORT: prints counter NAME from tlsedge's stats endpoint on plain-HTTP PORT.
+stat() {
+    curl -s --max-time 5 "http://127.0.0.1:$2/_tlsedge/stats" | jq -r --arg n "$1" '.[$n]'
+}
+
+# raw_exchange PORT PRINTF-FORMAT: sends the bytes to 127.0.0.1:PORT, prints the reply in hex
+# (everything until the server closes, at most 5 s).
+raw_exchange() {
+    exec 3<>"/dev/tcp/127.0.0.1/$1"
+    printf "$2" >&3
+    timeout 5 cat <&3 | od -An -tx1 | tr -d ' \n'
+    exec 3<&-
 }

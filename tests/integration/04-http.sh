@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# HTTP/1.1 proxying through TLS and plain ports to a local origin: remap, forward proxy, bodies
+# both ways (length and chunked), keep-alive under concurrency, backpressure with a slow reader,
+# errors (404, 403, 400, 502, 504), header rewriting, pipelining, graceful stop mid-request.
+. "$(dirname "$0")/lib.sh"
+
+F=$TLSEDGE_FIXTURES
+start_origin origin
+O=$ORIGIN_PORT
+TP=$(free_port)
+HP=$(free_port)
+conf=$(new_confdir conf <<CFG
+CONFIG proxy.config.http.server_ports STRING $TP:ssl:ip-in=127.0.0.1 $HP:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 2
+CONFIG proxy.config.ssl.server.cert.path STRING $F
+CONFIG proxy.config.ssl.server.private_key.path STRING $F
+CONFIG proxy.config.url_remap.remap_required INT 0
+CONFIG proxy.config.http.transaction_no_activity_timeout_out INT 2
+CONFIG proxy.config.stop.shutdown_timeout INT 10
+CFG
+)
+cat >"$conf/ssl_multicert.config" <<'CFG'
+ssl_cert_name=a.test.pem ssl_key_name=a.test.key
+dest_ip=* ssl_cert_name=default.pem ssl_key_name=default.key
+CFG
+DEAD=$(free_port)
+cat >"$conf/remap.config" <<CFG
+map https://a.test/ http://127.0.0.1:$O/
+map http://plain.test/ http://127.0.0.1:$O/
+map http://dead.test/ http://127.0.0.1:$DEAD/
+map http://stall.test/ http://127.0.0.1:$O/stall
+CFG
+start_tlsedge tlsedge "$TP" -C "$conf"
+A="https://a.test:$TP"
+CURL="curl -s --max-time 20 --cacert $F/ca.pem --resolve a.test:$TP:127.0.0.1"
+
+check_eq "GET through TLS returns the origin's body" "hello from origin" "$($CURL $A/)"
+check_eq "GET through the plain port (Host remap)" "hello from origin" \
+    "$(curl -s --max-time 5 -H 'Host: plain.test' http://127.0.0.1:$HP/)"
+check_eq "forward proxy (absolute URI, remap_required 0)" "hello from origin" \
+    "$(curl -s --max-time 5 -x http://127.0.0.1:$HP http://127.0.0.1:$O/)"
+
+direct=$(curl -s --max-time 20 http://127.0.0.1:$O/size/1048576 | sha256sum)
+check_eq "1 MB download intact (Content-Length)" "$direct" "$($CURL $A/size/1048576 | sha256sum)"
+direct=$(curl -s --max-time 20 http://127.0.0.1:$O/chunked/1048576 | sha256sum)
+check_eq "1 MB download intact (chunked)" "$direct" "$($CURL $A/chunked/1048576 | sha256sum)"
+head -c 1048576 /dev/urandom >"$T/up.bin"
+want=$(sha256sum <"$T/up.bin" | cut -d' ' -f1)
+check_eq "1 MB upload intact (Content-Length)" "$want" \
+    "$($CURL --data-binary @"$T/up.bin" $A/sha256 | tr -d '\n')"
+check_eq "1 MB upload intact (chunked)" "$want" \
+    "$($CURL -H 'Transfer-Encoding: chunked' --data-binary @"$T/up.bin" $A/sha256 | tr -d '\n')"
+check_eq "1 MB echo both ways" "$want  -" "$($CURL --data-binary @"$T/up.bin" $A/echo | sha256sum)"
+
+$CURL -H 'Connection: close, X-Secret' -H 'X-Secret: 1' -H 'Keep-Alive: 5' $A/headers >"$T/headers.out"
+check_contains "Via added" "$T/headers.out" '^Via: .*tlsedge'
+check_contains "X-Forwarded-For added" "$T/headers.out" '^X-Forwarded-For: 127\.0\.0\.1'
+check_contains "Host rewritten to the remap target" "$T/headers.out" "^Host: 127\.0\.0\.1:$O"
+check "hop-by-hop headers removed (Keep-Alive, Connection-listed X-Secret)" \
+    sh -c "! grep -qiE '^(X-Secret|Keep-Alive):' '$T/headers.out'"
+
+# 100 concurrent keep-alive clients x 20 requests each.
+for i in $(seq 1 100); do
+    urls=""
+    for j in $(seq 1 20); do urls="$urls $A/"; done
+    $CURL -o /dev/null -w '%{http_code} %{num_connects}\n' $urls >"$T/ka.$i" 2>&1 &
+done
+wait
+ok=$(cat "$T"/ka.* | grep -c '^200 ' || true)
+conns=$(cat "$T"/ka.* | awk '{s += $2} END {print s}')
+check_eq "100 clients x 20 keep-alive requests all succeed" 2000 "$ok"
+check_eq "each client used one connection" 100 "$conns"
+
+# Pipelined requests on one connection are answered in order.
+pipe=$(printf 'GET /size/3 HTTP/1.1\r\nHost: plain.test\r\n\r\nGET / HTTP/1.1\r\nHost: plain.test\r\nConnection: close\r\n\r\n' |
+    timeout 10 curl -s --max-time 5 telnet://127.0.0.1:$HP 2>/dev/null | tr -d '\r')
+check "pipelined requests answered in order" sh -c "echo '$pipe' | grep -n 'HTTP/1.1 200' | wc -l | grep -qx 2 && echo '$pipe' | tail -n 1 | grep -qx 'hello from origin'"
+
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+check_eq "unmapped host gets 404" 404 "$($CURL -o /dev/null -w '%{http_code}' --resolve other.test:$TP:127.0.0.1 -k https://other.test:$TP/)"
+check_eq "refused origin gets 502" 502 "$(code -H 'Host: dead.test' http://127.0.0.1:$HP/)"
+check_eq "a stalled origin gets 504 (no activity timeout 2 s)" 504 "$(code -H 'Host: stall.test' http://127.0.0.1:$HP/)"
+smug=$(printf 'POST / HTTP/1.1\r\nHost: plain.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
+    timeout 10 curl -s --max-time 5 telnet://127.0.0.1:$HP 2>/dev/null | head -n 1 | tr -d '\r')
+check_eq "Content-Length with Transfer-Encoding gets 400" "HTTP/1.1 400 Bad Request" "$smug"
+
+# A slow reader: tlsedge's memory does not grow with the response size.
+rss() { awk '/VmRSS/ {print $2}' "/proc/$TLSEDGE_PID/status"; }
+before=$(rss)
+$CURL --limit-rate 200k -o /dev/null $A/size/200000000 &
+slow=$!
+PIDS="$PIDS $slow"
+sleep 3
+during=$(rss)
+kill "$slow" 2>/dev/null || true
+check "slow reader: RSS grew by less than 4 MiB (before ${before} kB, during ${during} kB)" \
+    test $((during - before)) -lt 4096
+
+check "stats endpoint answers valid JSON with the request count" sh -c \
+    "curl -s --max-time 5 http://127.0.0.1:$HP/_tlsedge/stats | jq -e '.\"proxy.process.http.incoming_requests\" > 2000' >/dev/null"
+
+# SIGTERM lets an in-flight request finish.
+$CURL -o "$T/slow.out" "$A/slow/10?ms=200" &
+inflight=$!
+sleep 0.5
+kill -TERM "$TLSEDGE_PID"
+rc=0
+wait "$inflight" || rc=$?
+check_eq "an in-flight request completes across SIGTERM" 0 "$rc"
+check_eq "and receives its whole body" 10 "$(wc -c <"$T/slow.out" | tr -d ' ')"
+check_eq "tlsedge then exits 0" 0 "$(wait_exit "$TLSEDGE_PID" 10 || echo timeout)"
+
+# ip_allow: a client outside the allowed range gets 403.
+HP2=$(free_port)
+deny=$(new_confdir deny <<CFG
+CONFIG proxy.config.http.server_ports STRING $HP2:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 1
+CFG
+)
+echo "map http://plain.test/ http://127.0.0.1:$O/" >"$deny/remap.config"
+cat >"$deny/ip_allow.yaml" <<'CFG'
+ip_allow:
+  - apply: in
+    ip_addrs: 127.0.0.1
+    action: allow
+    methods: ALL
+CFG
+start_tlsedge deny "$HP2" -C "$deny"
+check_eq "allowed client gets 200" 200 "$(code -H 'Host: plain.test' http://127.0.0.1:$HP2/)"
+check_eq "denied client (127.0.0.2) gets 403" 403 \
+    "$(code --interface 127.0.0.2 -H 'Host: plain.test' http://127.0.0.1:$HP2/)"
+finish

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: Apache-2.0
+// tls/config.c: TLS settings, SSL_CTX set-up and the certificate table of a snapshot
+// (see tls/config.h).
+#include "tls/config.h"
+#include "core/err.h"
+#include "core/records.h"
+#include "core/stats.h"
+#include "tls/certtable.h"
+#include "tls/internal.h"
+#include "tls/multicert.h"
+#include "tls/selfsigned.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/mem.h>
+#include <openssl/ssl.h>
+
+struct tls_stat_ids tls_stats;
+
+// TLS 1.2 suites: forward-secret AEAD only. BoringSSL fixes the TLS 1.3 suites itself
+// (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305, ordered by the CPU's AES support).
+#define DEFAULT_CIPHERS                                                                            \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+static const struct {
+    const char *name;
+    enum core_rec_type type;
+    const char *def;
+} records[] = {
+    {"proxy.config.ssl.server.cert.path", CORE_REC_STRING, "."},
+    {"proxy.config.ssl.server.private_key.path", CORE_REC_STRING, "."},
+    {"proxy.config.ssl.server.multicert.filename", CORE_REC_STRING, "ssl_multicert.config"},
+    {"proxy.config.ssl.TLSv1", CORE_REC_INT, "0"},
+    {"proxy.config.ssl.TLSv1_1", CORE_REC_INT, "0"},
+    {"proxy.config.ssl.TLSv1_2", CORE_REC_INT, "1"},
+    {"proxy.config.ssl.TLSv1_3", CORE_REC_INT, "1"},
+    {"proxy.config.ssl.server.cipher_suite", CORE_REC_STRING, DEFAULT_CIPHERS},
+    {"proxy.config.ssl.server.TLSv1_3.cipher_suites", CORE_REC_STRING, ""},
+    {"proxy.config.ssl.server.groups_list", CORE_REC_STRING, "X25519:P-256:P-384"},
+    {"proxy.config.ssl.server.honor_cipher_order", CORE_REC_INT, "1"},
+    {"proxy.config.ssl.handshake_timeout_in", CORE_REC_INT, "30"},
+    {"proxy.config.ssl.server.session_ticket.enable", CORE_REC_INT, "1"},
+    {"proxy.config.ssl.server.session_ticket.number", CORE_REC_INT, "2"},
+    {"proxy.config.ssl.wire_trace_enabled", CORE_REC_INT, "0"},
+    {"proxy.config.ssl.wire_trace_addr", CORE_REC_STRING, ""},
+    {"proxy.config.ssl.wire_trace_server_name", CORE_REC_STRING, ""},
+    {"proxy.config.ssl.wire_trace_percentage", CORE_REC_INT, "0"},
+};
+
+int tls_config_declare(struct core_records *rec)
+{
+    for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+        int rc = core_records_declare(rec, records[i].name, records[i].type, records[i].def);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+void tls_stats_register(void)
+{
+    tls_stats.attempts_in = core_stat_register("proxy.process.ssl.total_attempts_handshake_count_in");
+    tls_stats.success_in = core_stat_register("proxy.process.ssl.total_success_handshake_count_in");
+    tls_stats.handshake_time = core_stat_register("proxy.process.ssl.total_handshake_time");
+    tls_stats.resumed_in = core_stat_register("proxy.process.ssl.user_agent_session_hit");
+    tls_stats.full_in = core_stat_register("proxy.process.ssl.user_agent_session_miss");
+    tls_stats.ua_wrong_version = core_stat_register("proxy.process.ssl.user_agent_wrong_version");
+    tls_stats.ua_decrypt_failed =
+        core_stat_register("proxy.process.ssl.user_agent_decryption_failed");
+    tls_stats.ua_other = core_stat_register("proxy.process.ssl.user_agent_other_errors");
+    tls_stats.err_syscall = core_stat_register("proxy.process.ssl.ssl_error_syscall");
+    tls_stats.err_ssl = core_stat_register("proxy.process.ssl.ssl_error_ssl");
+    tls_stats.unrecognized_name = core_stat_register("proxy.process.tlsedge.unrecognized_name");
+    tls_stats.hello_malformed = core_stat_register("proxy.process.tlsedge.clienthello_malformed");
+    tls_stats.hello_not_tls = core_stat_register("proxy.process.tlsedge.clienthello_not_tls");
+    tls_stats.hello_too_large = core_stat_register("proxy.process.tlsedge.clienthello_too_large");
+    tls_stats.handshake_timeouts =
+        core_stat_register("proxy.process.tlsedge.handshake_timeouts_in");
+    tls_stats.renegotiations = core_stat_register("proxy.process.tlsedge.renegotiation_refused");
+    tls_stats.tls12 = core_stat_register("proxy.process.ssl.ssl_total_tlsv12");
+    tls_stats.tls13 = core_stat_register("proxy.process.ssl.ssl_total_tlsv13");
+}
+
+// ALPN: HTTP/1.1 is the only application protocol for now. A client that offers ALPN without
+// it still gets a handshake without ALPN (RFC 7301 allows the server to ignore the extension).
+static int select_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len, const uint8_t *in,
+                       unsigned in_len, void *arg)
+{
+    static const uint8_t h1[] = "http/1.1";
+    for (unsigned i = 0; i < in_len;) {
+        unsigned n = in[i];
+        if (i + 1 + n > in_len)
+            break;
+        if (n == 8 && memcmp(in + i + 1, h1, 8) == 0) {
+            *out = in + i + 1;
+            *out_len = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + n;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+struct factory_arg {
+    const struct core_records *rec;
+    const struct tls_config *cfg;
+    const char *file; // for error messages
+};
+
+static SSL_CTX *make_ctx(void *arg, const struct tls_multicert_line *line, struct core_err *err)
+{
+    struct factory_arg *fa = arg;
+    const struct core_records *rec = fa->rec;
+    int lno = line ? line->line : 0;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    if (!ctx) {
+        core_err_add(err, fa->file, lno, "out of memory creating an SSL context");
+        return NULL;
+    }
+    const char *ciphers = core_records_get_str(rec, "proxy.config.ssl.server.cipher_suite");
+    const char *groups = core_records_get_str(rec, "proxy.config.ssl.server.groups_list");
+    static const uint8_t sid_ctx[] = "tlsedge";
+    if (!SSL_CTX_set_min_proto_version(ctx, fa->cfg->min_version) ||
+        !SSL_CTX_set_max_proto_version(ctx, fa->cfg->max_version) ||
+        !SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1)) {
+        core_err_add(err, fa->file, lno, "cannot set TLS versions");
+        goto fail;
+    }
+    if (!SSL_CTX_set_strict_cipher_list(ctx, ciphers)) {
+        core_err_add(err, "records.config", 0,
+                     "proxy.config.ssl.server.cipher_suite: not a valid BoringSSL cipher list: %s",
+                     ciphers);
+        goto fail;
+    }
+    if (!SSL_CTX_set1_curves_list(ctx, groups)) {
+        core_err_add(err, "records.config", 0,
+                     "proxy.config.ssl.server.groups_list: unknown group in '%s'", groups);
+        goto fail;
+    }
+    if (core_records_get_int(rec, "proxy.config.ssl.server.honor_cipher_order"))
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    bool tickets = core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.enable");
+    if (line && line->ticket_enabled >= 0)
+        tickets = line->ticket_enabled;
+    int64_t nt = core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.number");
+    if (line && line->ticket_number >= 0)
+        nt = line->ticket_number;
+    if (!tickets)
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, tickets ? (size_t)(nt < 0 ? 0 : nt > 16 ? 16 : nt) : 0);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static int versions(const struct core_records *rec, struct tls_config *c, struct core_err *err)
+{
+    static const struct {
+        const char *name;
+        uint16_t v;
+    } vs[] = {
+        {"proxy.config.ssl.TLSv1", TLS1_VERSION},
+        {"proxy.config.ssl.TLSv1_1", TLS1_1_VERSION},
+        {"proxy.config.ssl.TLSv1_2", TLS1_2_VERSION},
+        {"proxy.config.ssl.TLSv1_3", TLS1_3_VERSION},
+    };
+    c->min_version = c->max_version = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (!core_records_get_int(rec, vs[i].name))
+            continue;
+        if (!c->min_version)
+            c->min_version = vs[i].v;
+        c->max_version = vs[i].v;
+    }
+    if (!c->min_version) {
+        core_err_add(err, "records.config", 0, "every TLS version is disabled");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static char *resolve(const char *confdir, const char *p)
+{
+    char buf[PATH_MAX];
+    if (p[0] == '/' || !confdir)
+        snprintf(buf, sizeof(buf), "%s", p);
+    else
+        snprintf(buf, sizeof(buf), "%s/%s", confdir, p);
+    return strdup(buf);
+}
+
+static int load_embedded(struct tls_config *c, struct factory_arg *fa, struct core_err *err)
+{
+    char *cert = NULL, *key = NULL;
+    size_t clen = 0, klen = 0;
+    int rc = tls_selfsigned_make(&cert, &clen, &key, &klen);
+    if (rc < 0) {
+        core_err_add(err, NULL, 0, "cannot create the embedded self-signed certificate");
+        return rc;
+    }
+    struct tls_multicert_line line;
+    memset(&line, 0, sizeof(line));
+    line.dest_any = true;
+    line.has_dest = true;
+    line.ticket_enabled = -1;
+    line.ticket_number = -1;
+    rc = tls_certtable_add_pem(c->certs, &line, cert, clen, key, klen, make_ctx, fa, err);
+    OPENSSL_cleanse(key, klen);
+    free(key);
+    free(cert);
+    return rc;
+}
+
+static int load_multicert(const struct core_records *rec, const char *confdir, bool need_certs,
+                          struct tls_config *c, struct factory_arg *fa, struct core_err *err)
+{
+    char *file = resolve(confdir,
+                         core_records_get_str(rec, "proxy.config.ssl.server.multicert.filename"));
+    char *cdir = resolve(confdir, core_records_get_str(rec, "proxy.config.ssl.server.cert.path"));
+    char *kdir =
+        resolve(confdir, core_records_get_str(rec, "proxy.config.ssl.server.private_key.path"));
+    int rc = -ENOMEM;
+    if (!file || !cdir || !kdir)
+        goto out;
+    if (access(file, F_OK) != 0 && !need_certs) {
+        rc = 0; // no TLS port and no certificates: fine
+        goto out;
+    }
+    struct tls_multicert *m = tls_multicert_load(file, cdir, kdir, err);
+    if (!m) {
+        rc = -EINVAL;
+        goto out;
+    }
+    fa->file = file;
+    rc = tls_certtable_add_multicert(c->certs, m, make_ctx, fa, err);
+    tls_multicert_free(m);
+    if (rc == 0 && need_certs && tls_certtable_count(c->certs) == 0) {
+        core_err_add(err, file, 0, "an ssl port is configured but no certificate is loaded");
+        rc = -EINVAL;
+    }
+out:
+    free(file);
+    free(cdir);
+    free(kdir);
+    return rc;
+}
+
+static char *opt_str(const struct core_records *rec, const char *name)
+{
+    const char *v = core_records_get_str(rec, name);
+    return v[0] ? strdup(v) : NULL;
+}
+
+struct tls_config *tls_config_build(const struct core_records *rec, const char *confdir,
+                                    bool need_certs, struct core_err *err)
+{
+    struct tls_config *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    int64_t to = core_records_get_int(rec, "proxy.config.ssl.handshake_timeout_in");
+    c->handshake_timeout_ms = (uint64_t)(to > 0 ? to : 30) * 1000;
+    c->wire_trace = core_records_get_int(rec, "proxy.config.ssl.wire_trace_enabled") != 0;
+    c->wire_trace_addr = opt_str(rec, "proxy.config.ssl.wire_trace_addr");
+    c->wire_trace_server_name = opt_str(rec, "proxy.config.ssl.wire_trace_server_name");
+    c->wire_trace_percentage =
+        (int)core_records_get_int(rec, "proxy.config.ssl.wire_trace_percentage");
+    if (core_records_get_str(rec, "proxy.config.ssl.server.TLSv1_3.cipher_suites")[0])
+        core_err_warn(err, "records.config", 0,
+                      "proxy.config.ssl.server.TLSv1_3.cipher_suites is ignored: BoringSSL "
+                      "fixes the TLS 1.3 cipher suites");
+    c->certs = tls_certtable_new();
+    if (!c->certs || versions(rec, c, err) < 0)
+        goto fail;
+    struct factory_arg fa = {.rec = rec, .cfg = c, .file = "ssl_multicert.config"};
+    int rc = confdir ? load_multicert(rec, confdir, need_certs, c, &fa, err)
+                     : load_embedded(c, &fa, err);
+    if (rc < 0 || core_err_failed(err))
+        goto fail;
+    return c;
+fail:
+    tls_config_free(c);
+    return NULL;
+}
+
+void tls_config_free(struct tls_config *c)
+{
+    if (!c)
+        return;
+    tls_certtable_free(c->certs);
+    free(c->wire_trace_addr);
+    free(c->wire_trace_server_name);
+    free(c);
+}
+
+static int write_file(const char *dir, const char *name, const char *data, size_t len, int mode,
+                      struct core_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        core_err_add(err, path, 0, "cannot create: %s", strerror(errno));
+        return -errno;
+    }
+    ssize_t w = write(fd, data, len);
+    int rc = (w == (ssize_t)len) ? 0 : -EIO;
+    if (close(fd) < 0 || rc < 0) {
+        core_err_add(err, path, 0, "cannot write");
+        return -EIO;
+    }
+    return 0;
+}
+
+int tls_config_write_default(const char *dir, struct core_err *err)
+{
+    char *cert = NULL, *key = NULL;
+    size_t clen = 0, klen = 0;
+    int rc = tls_selfsigned_make(&cert, &clen, &key, &klen);
+    if (rc < 0) {
+        core_err_add(err, NULL, 0, "cannot create a self-signed certificate");
+        return rc;
+    }
+    static const char mc[] =
+        "# ssl_multicert.config: one certificate (chain) per line; see README.md.\n"
+        "# dest_ip=* marks the default served when no name or address matches.\n"
+        "dest_ip=* ssl_cert_name=default.pem ssl_key_name=default.key\n";
+    rc = write_file(dir, "default.pem", cert, clen, 0644, err);
+    if (rc == 0)
+        rc = write_file(dir, "default.key", key, klen, 0600, err);
+    if (rc == 0)
+        rc = write_file(dir, "ssl_multicert.config", mc, sizeof(mc) - 1, 0644, err);
+    OPENSSL_cleanse(key, klen);
+    free(key);
+    free(cert);
+    return rc;
+}

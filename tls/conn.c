@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: Apache-2.0
+// tls/conn.c: server-side TLS connection: ClientHello peek, context choice, handshake state
+// machine and record I/O over a read-ahead BIO (see tls/conn.h).
+#include "tls/conn.h"
+#include "core/assert.h"
+#include "core/log.h"
+#include "core/stats.h"
+#include "tls/certtable.h"
+#include "tls/clienthello.h"
+#include "tls/config.h"
+#include "tls/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+// The ClientHello may span several records: room for a 16 KiB message plus record headers.
+#define HELLO_BUF_MAX (TLS_CH_MAX + 2048)
+// Read-ahead: one full TLS record (16 KiB payload + header + AEAD overhead).
+#define READAHEAD_SIZE (16384 + 5 + 256)
+// BoringSSL asks for record headers (5 bytes) and bodies separately; reads at least this large go
+// straight into its buffer, smaller ones are served from the read-ahead buffer.
+#define DIRECT_READ_MIN 4096
+
+struct tls_conn {
+    uint64_t id;
+    int fd;
+    enum tls_conn_state state;
+    enum tls_step want;
+    SSL *ssl;
+    uint8_t *buf; // ClientHello, then read-ahead; NULL while empty
+    size_t cap, off, len;
+    bool trace;
+    bool eof;
+    struct timespec start;
+    struct sockaddr_storage local, peer;
+};
+
+static BIO_METHOD *bio_method;
+
+static const char *const state_names[] = {
+    [TLS_CONN_HELLO] = "HELLO",
+    [TLS_CONN_HANDSHAKE] = "HANDSHAKE",
+    [TLS_CONN_ESTABLISHED] = "ESTABLISHED",
+    [TLS_CONN_FAILED] = "FAILED",
+    [TLS_CONN_CLOSED] = "CLOSED",
+};
+
+// allowed[from] is the set of states reachable from `from`, as bits.
+static const unsigned allowed[] = {
+    [TLS_CONN_HELLO] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
+    [TLS_CONN_HANDSHAKE] = 1u << TLS_CONN_ESTABLISHED | 1u << TLS_CONN_FAILED |
+                           1u << TLS_CONN_CLOSED,
+    [TLS_CONN_ESTABLISHED] = 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
+    [TLS_CONN_FAILED] = 0,
+    [TLS_CONN_CLOSED] = 1u << TLS_CONN_FAILED,
+};
+
+const char *tls_conn_state_name(enum tls_conn_state s)
+{
+    return s <= TLS_CONN_CLOSED ? state_names[s] : "?";
+}
+
+static void set_state(struct tls_conn *c, enum tls_conn_state to)
+{
+    CORE_ASSERT(allowed[c->state] & (1u << to));
+    CORE_DEBUG("ssl", "[%llu] %s -> %s", (unsigned long long)c->id, state_names[c->state],
+               state_names[to]);
+    c->state = to;
+}
+
+enum tls_conn_state tls_conn_state_get(const struct tls_conn *c)
+{
+    return c->state;
+}
+
+// ---- read-ahead BIO over the connection buffer ----
+
+static int bio_read(BIO *b, char *out, int outl)
+{
+    struct tls_conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (outl <= 0)
+        return 0;
+    if (c->off == c->len && (size_t)outl < DIRECT_READ_MIN && !c->eof) {
+        if (!c->buf) {
+            c->buf = malloc(READAHEAD_SIZE);
+            if (!c->buf)
+                return -1;
+            c->cap = READAHEAD_SIZE;
+        }
+        ssize_t n = read(c->fd, c->buf, c->cap);
+        if (n > 0) {
+            c->off = 0;
+            c->len = (size_t)n;
+        } else if (n == 0) {
+            c->eof = true;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            BIO_set_retry_read(b);
+            return -1;
+        } else {
+            return -1;
+        }
+    }
+    if (c->off < c->len) {
+        size_t n = c->len - c->off;
+        if (n > (size_t)outl)
+            n = (size_t)outl;
+        memcpy(out, c->buf + c->off, n);
+        c->off += n;
+        return (int)n;
+    }
+    if (c->eof)
+        return 0;
+    ssize_t n = read(c->fd, out, (size_t)outl);
+    if (n >= 0)
+        return (int)n;
+    if (errno == EAGAIN || errno == EINTR)
+        BIO_set_retry_read(b);
+    return -1;
+}
+
+static int bio_write(BIO *b, const char *in, int inl)
+{
+    struct tls_conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = send(c->fd, in, (size_t)inl, MSG_NOSIGNAL);
+    if (n >= 0)
+        return (int)n;
+    if (errno == EAGAIN || errno == EINTR)
+        BIO_set_retry_write(b);
+    return -1;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long larg, void *parg)
+{
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void init_method(void)
+{
+    bio_method = BIO_meth_new(BIO_TYPE_SOCKET, "tlsedge-conn");
+    if (!bio_method)
+        return;
+    BIO_meth_set_read(bio_method, bio_read);
+    BIO_meth_set_write(bio_method, bio_write);
+    BIO_meth_set_ctrl(bio_method, bio_ctrl);
+    BIO_meth_set_create(bio_method, bio_create);
+}
+
+static BIO_METHOD *get_bio_method(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_method);
+    return bio_method;
+}
+
+// ---- life cycle ----
+
+struct tls_conn *tls_conn_new(int fd, uint64_t id, const struct sockaddr *local,
+                              const struct sockaddr *peer)
+{
+    struct tls_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    c->id = id;
+    c->state = TLS_CONN_HELLO;
+    c->want = TLS_STEP_WANT_READ;
+    size_t ll = local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    size_t pl = peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                             : sizeof(struct sockaddr_in);
+    memcpy(&c->local, local, ll);
+    memcpy(&c->peer, peer, pl);
+    clock_gettime(CLOCK_MONOTONIC, &c->start);
+    return c;
+}
+
+void tls_conn_free(struct tls_conn *c)
+{
+    if (!c)
+        return;
+    SSL_free(c->ssl);
+    free(c->buf);
+    free(c);
+}
+
+// ---- failures ----
+
+// A TLS alert record written before any SSL object exists (bad or unmatched ClientHello).
+static void raw_alert(struct tls_conn *c, uint8_t desc)
+{
+    const uint8_t rec[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, desc};
+    ssize_t n = send(c->fd, rec, sizeof(rec), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+}
+
+static void peer_text(const struct tls_conn *c, char *buf, size_t len)
+{
+    const void *a = c->peer.ss_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)&c->peer)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)&c->peer)->sin_addr;
+    if (!inet_ntop(c->peer.ss_family, a, buf, (socklen_t)len))
+        snprintf(buf, len, "?");
+}
+
+// Drains BoringSSL's error queue into one log line tagged with the connection, and counts the
+// failure under ATS's user_agent_* names. Returns the first library reason code.
+static int drain_errors(struct tls_conn *c, const char *what)
+{
+    char line[512];
+    size_t used = 0;
+    int first = 0;
+    uint32_t e;
+    line[0] = '\0';
+    while ((e = ERR_get_error()) != 0) {
+        if (!first)
+            first = ERR_GET_REASON(e);
+        char one[160];
+        ERR_error_string_n(e, one, sizeof(one));
+        int n = snprintf(line + used, sizeof(line) - used, "%s%s", used ? "; " : "", one);
+        if (n > 0 && used + (size_t)n < sizeof(line))
+            used += (size_t)n;
+    }
+    if (core_log_debug_on("ssl")) {
+        char peer[64];
+        peer_text(c, peer, sizeof(peer));
+        core_log_debug("ssl", "[%llu] %s from %s: %s", (unsigned long long)c->id, what, peer,
+                       line[0] ? line : "no library error");
+    }
+    return first;
+}
+
+static void count_failure(int reason, int ssl_error)
+{
+    if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN) {
+        core_stat_inc(tls_stats.err_syscall);
+        return;
+    }
+    core_stat_inc(tls_stats.err_ssl);
+    switch (reason) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_UNKNOWN_PROTOCOL:
+        core_stat_inc(tls_stats.ua_wrong_version);
+        break;
+    case SSL_R_DECRYPTION_FAILED:
+    case SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC:
+        core_stat_inc(tls_stats.ua_decrypt_failed);
+        break;
+    default:
+        core_stat_inc(tls_stats.ua_other);
+        break;
+    }
+}
+
+// ---- wire trace (seed 002): handshake steps of selected connections, never key material ----
+
+static const char *content_name(int ct)
+{
+    switch (ct) {
+    case SSL3_RT_HANDSHAKE:
+        return "handshake";
+    case SSL3_RT_ALERT:
+        return "alert";
+    case SSL3_RT_CHANGE_CIPHER_SPEC:
+        return "change_cipher_spec";
+    case SSL3_RT_HEADER:
+        return "record header";
+    default:
+        return "other";
+    }
+}
+
+static void trace_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+                      SSL *ssl, void *arg)
+{
+    const struct tls_conn *c = SSL_get_app_data(ssl);
+    if (!c || content_type == SSL3_RT_HEADER)
+        return;
+    int hs_type = (content_type == SSL3_RT_HANDSHAKE && len > 0) ? ((const uint8_t *)buf)[0] : -1;
+    core_log_debug("ssl", "[%llu] wire %s %s type %d (%zu bytes)", (unsigned long long)c->id,
+                   write_p ? "->" : "<-", content_name(content_type), hs_type, len);
+}
+
+static bool addr_matches(const struct tls_conn *c, const char *want)
+{
+    char peer[64];
+    peer_text(c, peer, sizeof(peer));
+    return strcmp(peer, want) == 0;
+}
+
+static bool should_trace(const struct tls_conn *c, const struct tls_config *cfg,
+                         const struct tls_clienthello *ch)
+{
+    if (!cfg->wire_trace || cfg->wire_trace_percentage <= 0)
+        return false;
+    if (cfg->wire_trace_addr && !addr_matches(c, cfg->wire_trace_addr))
+        return false;
+    if (cfg->wire_trace_server_name &&
+        (!ch->has_sni || strcasecmp(ch->sni, cfg->wire_trace_server_name) != 0))
+        return false;
+    uint32_t roll;
+    RAND_bytes((uint8_t *)&roll, sizeof(roll));
+    return (int)(roll % 100) < cfg->wire_trace_percentage;
+}
+
+// ---- ClientHello and context choice ----
+
+static enum tls_step fail(struct tls_conn *c)
+{
+    set_state(c, TLS_CONN_FAILED);
+    return TLS_STEP_FAILED;
+}
+
+static const struct tls_chain *pick_chain(const struct tls_cert_entry *e,
+                                          const struct tls_clienthello *ch, uint16_t maxv)
+{
+    // Prefer ECDSA (cheaper to sign), then RSA, then whatever the line holds first: a client
+    // that accepts neither fails the handshake inside BoringSSL with a proper alert.
+    for (int i = 0; i < e->n_chains; i++)
+        if (e->chain[i].key_type == EVP_PKEY_EC && tls_clienthello_accepts_ecdsa(ch, maxv))
+            return &e->chain[i];
+    for (int i = 0; i < e->n_chains; i++)
+        if (e->chain[i].key_type == EVP_PKEY_RSA && tls_clienthello_accepts_rsa(ch, maxv))
+            return &e->chain[i];
+    return &e->chain[0];
+}
+
+static enum tls_step start_ssl(struct tls_conn *c, const struct tls_config *cfg,
+                               const struct tls_clienthello *ch)
+{
+    const struct tls_cert_entry *e =
+        tls_certtable_lookup(cfg->certs, ch->has_sni ? ch->sni : NULL,
+                             (const struct sockaddr *)&c->local);
+    if (!e || e->n_chains == 0) {
+        // No certificate for this name and no default (RFC 6066 section 3).
+        core_stat_inc(tls_stats.unrecognized_name);
+        CORE_DEBUG("ssl", "[%llu] no certificate for SNI '%s'", (unsigned long long)c->id,
+                   ch->has_sni ? ch->sni : "");
+        raw_alert(c, SSL_AD_UNRECOGNIZED_NAME);
+        return fail(c);
+    }
+    const struct tls_chain *chain = pick_chain(e, ch, cfg->max_version);
+    c->ssl = SSL_new(chain->ctx);
+    BIO *bio = c->ssl ? BIO_new(get_bio_method()) : NULL;
+    if (!bio) {
+        core_log_error("[%llu] out of memory creating the TLS session",
+                       (unsigned long long)c->id);
+        return fail(c);
+    }
+    BIO_set_data(bio, c);
+    SSL_set_bio(c->ssl, bio, bio);
+    SSL_set_app_data(c->ssl, c);
+    SSL_set_accept_state(c->ssl);
+    SSL_set_shed_handshake_config(c->ssl, 1);
+    c->trace = should_trace(c, cfg, ch);
+    if (c->trace) {
+        SSL_set_msg_callback(c->ssl, trace_msg);
+        core_log_debug("ssl", "[%llu] wire trace on: SNI '%s', chain line %d",
+                       (unsigned long long)c->id, ch->has_sni ? ch->sni : "", e->line);
+    }
+    c->off = 0; // the BIO replays the buffered ClientHello (and anything after it)
+    set_state(c, TLS_CONN_HANDSHAKE);
+    return TLS_STEP_DONE;
+}
+
+static enum tls_step hello_outcome(struct tls_conn *c, enum tls_ch_result r)
+{
+    switch (r) {
+    case TLS_CH_NOT_TLS:
+        core_stat_inc(tls_stats.hello_not_tls);
+        raw_alert(c, SSL_AD_PROTOCOL_VERSION);
+        break;
+    case TLS_CH_TOO_LARGE:
+        core_stat_inc(tls_stats.hello_too_large);
+        raw_alert(c, SSL_AD_DECODE_ERROR);
+        break;
+    default:
+        core_stat_inc(tls_stats.hello_malformed);
+        raw_alert(c, SSL_AD_DECODE_ERROR);
+        break;
+    }
+    CORE_DEBUG("ssl", "[%llu] bad ClientHello: %s", (unsigned long long)c->id,
+               tls_ch_result_name(r));
+    return fail(c);
+}
+
+static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg)
+{
+    if (!c->buf) {
+        c->buf = malloc(HELLO_BUF_MAX);
+        if (!c->buf)
+            return fail(c);
+        c->cap = HELLO_BUF_MAX;
+    }
+    for (;;) {
+        if (c->len == c->cap)
+            return hello_outcome(c, TLS_CH_TOO_LARGE);
+        ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return TLS_STEP_WANT_READ;
+        if (n <= 0) {
+            if (c->len > 0)
+                core_stat_inc(tls_stats.err_syscall); // gone mid-ClientHello
+            return fail(c);
+        }
+        if (c->len == 0)
+            core_stat_inc(tls_stats.attempts_in);
+        c->len += (size_t)n;
+        struct tls_clienthello ch;
+        enum tls_ch_result r = tls_clienthello_parse(c->buf, c->len, &ch);
+        if (r == TLS_CH_NEED_MORE)
+            continue;
+        if (r != TLS_CH_DONE)
+            return hello_outcome(c, r);
+        return start_ssl(c, cfg, &ch);
+    }
+}
+
+// ---- handshake ----
+
+static void count_success(struct tls_conn *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t us = (now.tv_sec - c->start.tv_sec) * 1000000 + (now.tv_nsec - c->start.tv_nsec) / 1000;
+    core_stat_inc(tls_stats.success_in);
+    core_stat_add(tls_stats.handshake_time, us);
+    core_stat_inc(SSL_session_reused(c->ssl) ? tls_stats.resumed_in : tls_stats.full_in);
+    core_stat_inc(SSL_version(c->ssl) == TLS1_3_VERSION ? tls_stats.tls13 : tls_stats.tls12);
+}
+
+static enum tls_step do_handshake(struct tls_conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        set_state(c, TLS_CONN_ESTABLISHED);
+        count_success(c);
+        if (c->trace || core_log_debug_on("ssl")) {
+            char d[128];
+            tls_conn_describe(c, d, sizeof(d));
+            core_log_debug("ssl", "[%llu] handshake done: %s", (unsigned long long)c->id, d);
+        }
+        return TLS_STEP_DONE;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ)
+        return c->want = TLS_STEP_WANT_READ;
+    if (e == SSL_ERROR_WANT_WRITE)
+        return c->want = TLS_STEP_WANT_WRITE;
+    count_failure(drain_errors(c, "handshake failed"), e);
+    return fail(c);
+}
+
+enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cfg)
+{
+    switch (c->state) {
+    case TLS_CONN_HELLO: {
+        enum tls_step s = read_hello(c, cfg);
+        if (s != TLS_STEP_DONE)
+            return s;
+        return do_handshake(c);
+    }
+    case TLS_CONN_HANDSHAKE:
+        return do_handshake(c);
+    case TLS_CONN_ESTABLISHED:
+        return TLS_STEP_DONE;
+    case TLS_CONN_FAILED:
+    case TLS_CONN_CLOSED:
+        break;
+    }
+    return TLS_STEP_FAILED;
+}
+
+// ---- application data ----
+
+static void release_readahead(struct tls_conn *c)
+{
+    // Idle connections keep no buffer: memory is held only while bytes wait.
+    if (c->buf && c->off == c->len) {
+        free(c->buf);
+        c->buf = NULL;
+        c->cap = c->off = c->len = 0;
+    }
+}
+
+ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len)
+{
+    if (c->state != TLS_CONN_ESTABLISHED)
+        return c->state == TLS_CONN_CLOSED ? 0 : -EPROTO;
+    ERR_clear_error();
+    int n = SSL_read(c->ssl, buf, len > 1 << 30 ? 1 << 30 : (int)len);
+    if (n > 0) {
+        release_readahead(c);
+        return n;
+    }
+    int e = SSL_get_error(c->ssl, n);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        release_readahead(c);
+        c->want = TLS_STEP_WANT_READ;
+        return -EAGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        c->want = TLS_STEP_WANT_WRITE;
+        return -EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        set_state(c, TLS_CONN_CLOSED);
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0 && n == 0) {
+            set_state(c, TLS_CONN_CLOSED); // TCP FIN without close_notify
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    int reason = drain_errors(c, "read failed");
+    if (reason == SSL_R_NO_RENEGOTIATION)
+        core_stat_inc(tls_stats.renegotiations);
+    set_state(c, TLS_CONN_FAILED);
+    return -EPROTO;
+}
+
+ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
+{
+    if (c->state != TLS_CONN_ESTABLISHED)
+        return -EPIPE;
+    ERR_clear_error();
+    int n = SSL_write(c->ssl, buf, len > 1 << 30 ? 1 << 30 : (int)len);
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(c->ssl, n);
+    if (e == SSL_ERROR_WANT_WRITE) {
+        c->want = TLS_STEP_WANT_WRITE;
+        return -EAGAIN;
+    }
+    if (e == SSL_ERROR_WANT_READ) {
+        c->want = TLS_STEP_WANT_READ;
+        return -EAGAIN;
+    }
+    drain_errors(c, "write failed");
+    set_state(c, TLS_CONN_FAILED);
+    return -EPIPE;
+}
+
+enum tls_step tls_conn_want(const struct tls_conn *c)
+{
+    return c->want;
+}
+
+bool tls_conn_pending(const struct tls_conn *c)
+{
+    return c->off < c->len || (c->ssl && SSL_pending(c->ssl) > 0);
+}
+
+void tls_conn_shutdown(struct tls_conn *c)
+{
+    if (c->ssl && (c->state == TLS_CONN_ESTABLISHED || c->state == TLS_CONN_CLOSED)) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);
+        ERR_clear_error();
+    }
+}
+
+const char *tls_conn_sni(const struct tls_conn *c)
+{
+    return c->ssl ? SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+}
+
+void tls_conn_describe(const struct tls_conn *c, char *buf, size_t len)
+{
+    if (!c->ssl) {
+        snprintf(buf, len, "no session");
+        return;
+    }
+    const SSL_CIPHER *ciph = SSL_get_current_cipher(c->ssl);
+    const char *group = SSL_get_curve_name(SSL_get_curve_id(c->ssl));
+    snprintf(buf, len, "%s %s %s %s", SSL_get_version(c->ssl),
+             ciph ? SSL_CIPHER_standard_name(ciph) : "-", group ? group : "-",
+             SSL_session_reused(c->ssl) ? "resumed" : "full");
+}

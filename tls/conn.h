@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// tls/conn.h: the server side of one TLS connection: ClientHello peek, context choice, the
+// handshake state machine, then record I/O.
+//
+// tlsedge reads the first bytes into the connection's own buffer and parses the ClientHello
+// itself before any SSL object exists, picks the certificate context from the SNI, the accepting
+// address and the client's signature algorithms, creates the SSL from that context (BoringSSL
+// takes ticket and version behaviour from the context an SSL is created from), and feeds it the
+// buffered bytes through a BIO over the same buffer. That buffer doubles as a read-ahead buffer
+// afterwards, so BoringSSL's small header reads cost no system call.
+//
+// A tls_conn belongs to the worker that owns its socket; it never closes the descriptor (net/
+// owns the socket's life cycle). All calls are made on that worker, inside an RCU read-side
+// section when they take the configuration.
+#ifndef TLSEDGE_TLS_CONN_H
+#define TLSEDGE_TLS_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct tls_config;
+struct tls_conn;
+
+enum tls_conn_state {
+    TLS_CONN_HELLO,       // reading and parsing the ClientHello
+    TLS_CONN_HANDSHAKE,   // SSL_do_handshake in progress
+    TLS_CONN_ESTABLISHED, // application data
+    TLS_CONN_FAILED,      // handshake or record failure (terminal)
+    TLS_CONN_CLOSED,      // close_notify sent or received (terminal)
+};
+
+// Results of tls_conn_handshake; tls_conn_read/write return -EAGAIN and set tls_conn_want().
+enum tls_step {
+    TLS_STEP_DONE,       // handshake complete
+    TLS_STEP_WANT_READ,  // wait until the socket is readable
+    TLS_STEP_WANT_WRITE, // wait until the socket is writable
+    TLS_STEP_FAILED,     // give up: close the connection (an alert was sent where possible)
+};
+
+// tls_conn_new prepares the server side for socket fd (borrowed) accepted on local from peer;
+// id tags log lines. Returns NULL when out of memory.
+struct tls_conn *tls_conn_new(int fd, uint64_t id, const struct sockaddr *local,
+                              const struct sockaddr *peer);
+
+// tls_conn_free frees c and its SSL (which drops its reference on the SSL_CTX). The descriptor
+// stays open. NULL is a no-op.
+void tls_conn_free(struct tls_conn *c);
+
+// tls_conn_handshake advances the handshake as far as the socket allows, using cfg (the TLS part
+// of the current snapshot, lent for this call only) to choose the certificate. Returns a
+// tls_step. Counts attempts, successes and failures by reason.
+enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cfg);
+
+// tls_conn_state_get returns c's state; tls_conn_state_name a name for logs.
+enum tls_conn_state tls_conn_state_get(const struct tls_conn *c);
+const char *tls_conn_state_name(enum tls_conn_state s);
+
+// tls_conn_read decrypts up to len bytes into buf. Returns the number of bytes (> 0), 0 at the
+// end of the stream (close_notify or TCP FIN), -EAGAIN when the socket must become ready first
+// (see tls_conn_want), or -EPROTO / -ECONNRESET on failure. Established connections only.
+ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
+
+// tls_conn_write encrypts and sends up to len bytes of buf. Returns the bytes accepted (> 0,
+// possibly fewer than len), -EAGAIN (retry later with the same or moved data), or -EPIPE /
+// -EPROTO on failure.
+ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
+
+// tls_conn_want returns TLS_STEP_WANT_READ or TLS_STEP_WANT_WRITE after an -EAGAIN.
+enum tls_step tls_conn_want(const struct tls_conn *c);
+
+// tls_conn_pending is true when decrypted or buffered bytes wait inside c, so a read may succeed
+// without the socket becoming readable again.
+bool tls_conn_pending(const struct tls_conn *c);
+
+// tls_conn_shutdown sends close_notify, best effort (never blocks).
+void tls_conn_shutdown(struct tls_conn *c);
+
+// tls_conn_sni returns the server name the client asked for (lent), or NULL.
+const char *tls_conn_sni(const struct tls_conn *c);
+
+// tls_conn_describe writes "TLSv1.3 TLS_AES_128_GCM_SHA256 X25519 resumed" into buf for logs.
+void tls_conn_describe(const struct tls_conn *c, char *buf, size_t len);
+
+#endif
