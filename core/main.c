@@ -386,6 +386,9 @@ static int serve(struct core_snapshot *snap, const struct net_port *ports, size_
     rt.listeners = net_listeners_open(ports, nports, nw, backlog > 0 ? (int)backlog : 1024, &err);
     if (!rt.listeners) {
         core_log_errs(&err);
+        // Start-up failures also reach the terminal when diagnostics go to a file.
+        if (core_records_get_str(rec, "proxy.config.log.logfile_dir")[0])
+            print_errs(&err);
         return 1;
     }
     bool pin = core_records_get_int(rec, "proxy.config.exec_thread.affinity") != 0;

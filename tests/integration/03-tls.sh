@@ -41,7 +41,7 @@ served_key() {
 }
 protocol() {
     openssl s_client -connect "127.0.0.1:$TP" "$@" </dev/null 2>/dev/null |
-        sed -n 's/^ *Protocol *: *//p' | head -n 1
+        sed -n 's/^New, \(TLSv1\.[0-9]\),.*/\1/p' | head -n 1
 }
 
 check_eq "SNI a.test gets a.test" "a.test" "$(served_cn -servername a.test)"
