@@ -36,16 +36,17 @@ struct capture {
     size_t len;
 };
 
-#define CAPTURE(n)                                                                                 \
-    {                                                                                              \
-#n, ch_##n, sizeof(ch_##n)                                                                 \
-    }
 static const struct capture captures[] = {
-    CAPTURE(ossl13_sni_alpn),       CAPTURE(ossl12_sni_alpn),
-    CAPTURE(ossl13_nosni),          CAPTURE(ossl12_nosni),
-    CAPTURE(ossl13_ecdsa_only),     CAPTURE(ossl13_rsa_only),
-    CAPTURE(ossl12_ecdhe_rsa_only), CAPTURE(ossl12_ecdhe_ecdsa_only),
-    CAPTURE(curl_default),          CAPTURE(curl_tls12),
+    {"ossl13_sni_alpn", ch_ossl13_sni_alpn, sizeof(ch_ossl13_sni_alpn)},
+    {"ossl12_sni_alpn", ch_ossl12_sni_alpn, sizeof(ch_ossl12_sni_alpn)},
+    {"ossl13_nosni", ch_ossl13_nosni, sizeof(ch_ossl13_nosni)},
+    {"ossl12_nosni", ch_ossl12_nosni, sizeof(ch_ossl12_nosni)},
+    {"ossl13_ecdsa_only", ch_ossl13_ecdsa_only, sizeof(ch_ossl13_ecdsa_only)},
+    {"ossl13_rsa_only", ch_ossl13_rsa_only, sizeof(ch_ossl13_rsa_only)},
+    {"ossl12_ecdhe_rsa_only", ch_ossl12_ecdhe_rsa_only, sizeof(ch_ossl12_ecdhe_rsa_only)},
+    {"ossl12_ecdhe_ecdsa_only", ch_ossl12_ecdhe_ecdsa_only, sizeof(ch_ossl12_ecdhe_ecdsa_only)},
+    {"curl_default", ch_curl_default, sizeof(ch_curl_default)},
+    {"curl_tls12", ch_curl_tls12, sizeof(ch_curl_tls12)},
 };
 #define N_CAPTURES (sizeof(captures) / sizeof(captures[0]))
 
@@ -379,6 +380,19 @@ static enum tls_ch_result parse_sni(const char *name, size_t n, struct tls_clien
     return parse_hb(&h, 16384, ch);
 }
 
+// one_ext parses a hello whose only extension is type with the raw body raw[0..n).
+static enum tls_ch_result one_ext(unsigned type, const void *raw, size_t n,
+                                  struct tls_clienthello *ch)
+{
+    static struct hb h;
+    hello_begin(&h);
+    ext_begin(&h, type);
+    hb_bytes(&h, raw, n);
+    hb_end(&h);
+    hello_end(&h);
+    return parse_hb(&h, 16384, ch);
+}
+
 Test(tls_clienthello, builder_hello_is_valid)
 {
     static struct hb h;
@@ -593,33 +607,15 @@ Test(tls_clienthello, trailing_garbage_inside_message_is_malformed)
 
 Test(tls_clienthello, bytes_left_inside_an_extension_are_malformed)
 {
-    // Four bytes after the server_name list, shaped like an empty extension 0x1234, must not
-    // be read as one.
-    static struct hb h;
-    static const uint16_t sig[] = {0x0403};
+    // Four bytes after the list, shaped like an empty extension 0x1234, must not be read as one.
     struct tls_clienthello ch;
-    hello_begin(&h);
-    ext_begin(&h, 0);
-    hb_begin(&h, 2);
-    hb_u8(&h, 0);
-    hb_begin(&h, 2);
-    hb_bytes(&h, "a.test", 6);
-    hb_end(&h);
-    hb_end(&h);
-    hb_bytes(&h, "\x12\x34\x00\x00", 4);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
-    // The same after a signature_algorithms list.
-    hello_begin(&h);
-    ext_begin(&h, 13);
-    hb_begin(&h, 2);
-    hb_u16(&h, sig[0]);
-    hb_end(&h);
-    hb_bytes(&h, "\x12\x34\x00\x00", 4);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(0,
+                         "\x00\x09\x00\x00\x06"
+                         "a.test\x12\x34\x00\x00",
+                         15, &ch),
+                 TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(13, "\x00\x02\x04\x03\x12\x34\x00\x00", 8, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(13, "\x00\x02\x04\x03", 4, &ch), TLS_CH_DONE);
 }
 
 Test(tls_clienthello, extension_length_overrun_is_malformed)
@@ -702,78 +698,54 @@ Test(tls_clienthello, sni_lowercased_and_trailing_dot_stripped)
 
 Test(tls_clienthello, two_host_names_are_malformed)
 {
-    static struct hb h;
     struct tls_clienthello ch;
-    hello_begin(&h);
-    ext_begin(&h, 0);
-    hb_begin(&h, 2);
-    for (int i = 0; i < 2; i++) {
-        hb_u8(&h, 0);
-        hb_begin(&h, 2);
-        hb_bytes(&h, i ? "b.test" : "a.test", 6);
-        hb_end(&h);
-    }
-    hb_end(&h);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(0,
+                         "\x00\x12\x00\x00\x06"
+                         "a.test\x00\x00\x06"
+                         "b.test",
+                         20, &ch),
+                 TLS_CH_MALFORMED);
 }
 
 Test(tls_clienthello, sni_inner_lengths_must_agree)
 {
-    static struct hb h;
     struct tls_clienthello ch;
+    cr_assert_eq(one_ext(0,
+                         "\x00\x09\x00\x00\x06"
+                         "a.test",
+                         11, &ch),
+                 TLS_CH_DONE);
     // The list is one byte shorter than the extension body.
-    hello_begin(&h);
-    ext_begin(&h, 0);
-    hb_begin(&h, 2);
-    hb_u8(&h, 0);
-    hb_begin(&h, 2);
-    hb_bytes(&h, "a.test", 6);
-    hb_end(&h);
-    hb_end(&h);
-    hb_u8(&h, 0);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(0,
+                         "\x00\x09\x00\x00\x06"
+                         "a.test\x00",
+                         12, &ch),
+                 TLS_CH_MALFORMED);
+    // The list runs past the extension body.
+    cr_assert_eq(one_ext(0,
+                         "\x00\x0a\x00\x00\x06"
+                         "a.test",
+                         11, &ch),
+                 TLS_CH_MALFORMED);
     // The name runs past the list.
-    hello_begin(&h);
-    ext_begin(&h, 0);
-    hb_u16(&h, 9);
-    hb_u8(&h, 0);
-    hb_u16(&h, 7);
-    hb_bytes(&h, "a.test", 6);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
-    // An empty server_name list.
-    hello_begin(&h);
-    ext_begin(&h, 0);
-    hb_u16(&h, 0);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(0,
+                         "\x00\x09\x00\x00\x07"
+                         "a.test",
+                         11, &ch),
+                 TLS_CH_MALFORMED);
+    // An empty list, and an empty extension body.
+    cr_assert_eq(one_ext(0, "\x00\x00", 2, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(0, "", 0, &ch), TLS_CH_MALFORMED);
 }
 
 Test(tls_clienthello, unknown_name_type_is_skipped)
 {
-    static struct hb h;
     struct tls_clienthello ch;
-    hello_begin(&h);
-    ext_begin(&h, 0);
-    hb_begin(&h, 2);
-    hb_u8(&h, 7);
-    hb_begin(&h, 2);
-    hb_bytes(&h, "xyz", 3);
-    hb_end(&h);
-    hb_u8(&h, 0);
-    hb_begin(&h, 2);
-    hb_bytes(&h, "a.test", 6);
-    hb_end(&h);
-    hb_end(&h);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_DONE);
+    cr_assert_eq(one_ext(0,
+                         "\x00\x0f\x07\x00\x03xyz\x00\x00\x06"
+                         "a.test",
+                         17, &ch),
+                 TLS_CH_DONE);
     cr_assert_str_eq(ch.sni, "a.test");
 }
 
@@ -933,30 +905,17 @@ Test(tls_clienthello, grease_values_are_skipped)
 
 Test(tls_clienthello, bad_u16_lists_are_malformed)
 {
-    static struct hb h;
-    static const uint16_t one[] = {0x0304};
     struct tls_clienthello ch;
-    // supported_versions with an odd length, an empty one, and one with a byte left over.
-    hello_begin(&h);
-    ext_begin(&h, 43);
-    hb_u8(&h, 3);
-    hb_u16(&h, 0x0304);
-    hb_u8(&h, 3);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
-    hello_begin(&h);
-    ext_u16s(&h, 43, 1, one, 0);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
-    hello_begin(&h);
-    ext_begin(&h, 13);
-    hb_u16(&h, 2);
-    hb_u16(&h, 0x0403);
-    hb_u8(&h, 0);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
+    // supported_versions: odd length, empty, a byte left over, and a good one.
+    cr_assert_eq(one_ext(43, "\x03\x03\x04\x03", 4, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(43, "\x00", 1, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(43, "\x02\x03\x04\x00", 4, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(43, "\x02\x03\x04", 3, &ch), TLS_CH_DONE);
+    // signature_algorithms and supported_groups the same way.
+    cr_assert_eq(one_ext(13, "\x00\x03\x04\x03\x05", 5, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(13, "\x00\x00", 2, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(10, "\x00\x04\x00\x17", 4, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(10, "\x00\x02\x00\x17", 4, &ch), TLS_CH_DONE);
 }
 
 // ext_psk writes a pre_shared_key extension with one identity and n_binders binders of
@@ -1014,46 +973,25 @@ Test(tls_clienthello, psk_needs_one_binder_per_identity)
 
 Test(tls_clienthello, early_data_must_be_empty)
 {
-    static struct hb h;
     struct tls_clienthello ch;
-    hello_begin(&h);
-    ext_begin(&h, 42);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_DONE);
+    cr_assert_eq(one_ext(42, "", 0, &ch), TLS_CH_DONE);
     cr_assert(ch.has_early_data);
-
-    hello_begin(&h);
-    ext_begin(&h, 42);
-    hb_u8(&h, 0);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(42, "\x00", 1, &ch), TLS_CH_MALFORMED);
 }
 
 Test(tls_clienthello, session_ticket_and_renegotiation_info_are_seen)
 {
-    static struct hb h;
     struct tls_clienthello ch;
-    hello_begin(&h);
-    ext_begin(&h, 35);
-    hb_bytes(&h, "opaque-ticket", 13);
-    hb_end(&h);
-    ext_begin(&h, 0xff01);
-    hb_u8(&h, 0);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_DONE);
+    cr_assert_eq(one_ext(35, "opaque-ticket", 13, &ch), TLS_CH_DONE);
     cr_assert(ch.has_session_ticket);
     cr_assert_eq(ch.session_ticket_len, 13);
+    cr_assert_eq(one_ext(35, "", 0, &ch), TLS_CH_DONE);
+    cr_assert(ch.has_session_ticket);
+    cr_assert_eq(ch.session_ticket_len, 0);
+    cr_assert_eq(one_ext(0xff01, "\x00", 1, &ch), TLS_CH_DONE);
     cr_assert(ch.has_renegotiation_info);
-
-    hello_begin(&h);
-    ext_begin(&h, 0xff01);
-    hb_u8(&h, 1);
-    hb_end(&h);
-    hello_end(&h);
-    cr_assert_eq(parse_hb(&h, 16384, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(0xff01, "\x01", 1, &ch), TLS_CH_MALFORMED);
+    cr_assert_eq(one_ext(0xff01, "", 0, &ch), TLS_CH_MALFORMED);
 }
 
 Test(tls_clienthello, result_names)
@@ -1114,14 +1052,15 @@ Test(tls_clienthello, tls12_ecdhe_ecdsa_only_hello_accepts_ecdsa_only)
 
 Test(tls_clienthello, default_hellos_accept_both)
 {
-    static const struct capture both[] = {CAPTURE(ossl13_sni_alpn), CAPTURE(ossl12_sni_alpn),
-                                          CAPTURE(curl_default), CAPTURE(curl_tls12)};
+    // ossl13_sni_alpn, ossl12_sni_alpn, curl_default, curl_tls12
+    static const size_t both[] = {0, 1, 8, 9};
     struct tls_clienthello ch;
     for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++) {
-        parse_capture(both[i].bytes, both[i].len, &ch);
+        const struct capture *c = &captures[both[i]];
+        parse_capture(c->bytes, c->len, &ch);
         for (uint16_t v = TLS_CH_VERSION_TLS12; v <= TLS_CH_VERSION_TLS13; v++) {
-            cr_assert(tls_clienthello_accepts_ecdsa(&ch, v), "%s", both[i].name);
-            cr_assert(tls_clienthello_accepts_rsa(&ch, v), "%s", both[i].name);
+            cr_assert(tls_clienthello_accepts_ecdsa(&ch, v), "%s", c->name);
+            cr_assert(tls_clienthello_accepts_rsa(&ch, v), "%s", c->name);
         }
     }
 }
