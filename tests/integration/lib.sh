@@ -72,11 +72,12 @@ spawn() {
     PIDS="$PIDS $LAST_PID"
 }
 
-# free_port: prints a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port: prints a TCP port that no socket uses now, below Linux's ephemeral range (32768+),
+# so that a client connection cannot be holding it.
 free_port() {
     while :; do
-        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 ))
-        if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return; fi
+        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 ))
+        if ! ss -Htan "sport = :$p" | grep -q .; then echo "$p"; return; fi
     done
 }
 
