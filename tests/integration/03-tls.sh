@@ -94,6 +94,12 @@ check_contains "wire trace logs b.test's handshake" "$T/tlsedge.log" "wire trace
 check "wire trace leaves a.test alone" sh -c "! grep -q \"wire trace on: SNI 'a.test'\" '$T/tlsedge.log'"
 check "no key material in the log" sh -c "! grep -qi 'PRIVATE KEY' '$T/tlsedge.log'"
 
+# Renegotiation (TLS 1.2 client-initiated) is refused with an alert and counted.
+(echo R; sleep 1) | timeout 5 openssl s_client -tls1_2 -connect "127.0.0.1:$TP" -servername a.test \
+    >"$T/reneg.out" 2>&1 || true
+check_contains "renegotiation is refused with a no_renegotiation alert" "$T/reneg.out" "no renegotiation"
+check_eq "the refused renegotiation is counted" 1 "$(stat proxy.process.tlsedge.renegotiation_refused "$HP")"
+
 # Without a default line, an unknown name gets unrecognized_name.
 TP2=$(free_port)
 nodef=$(new_confdir nodef <<CFG

@@ -133,4 +133,37 @@ start_tlsedge deny "$HP2" -C "$deny"
 check_eq "allowed client gets 200" 200 "$(code -H 'Host: plain.test' http://127.0.0.1:$HP2/)"
 check_eq "denied client (127.0.0.2) gets 403" 403 \
     "$(code --interface 127.0.0.2 -H 'Host: plain.test' http://127.0.0.1:$HP2/)"
+
+# Client-side timeouts and pristine_host_hdr.
+HP3=$(free_port)
+to=$(new_confdir to <<CFG
+CONFIG proxy.config.http.server_ports STRING $HP3:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 1
+CONFIG proxy.config.http.keep_alive_no_activity_timeout_in INT 1
+CONFIG proxy.config.http.transaction_no_activity_timeout_in INT 1
+CONFIG proxy.config.url_remap.pristine_host_hdr INT 1
+CFG
+)
+echo "map http://plain.test/ http://127.0.0.1:$O/" >"$to/remap.config"
+start_tlsedge to "$HP3" -C "$to"
+check "pristine_host_hdr keeps the client's Host" sh -c \
+    "curl -s --max-time 5 -H 'Host: plain.test' http://127.0.0.1:$HP3/headers | grep -q '^Host: plain.test'"
+# closed_after PRINTF-FORMAT: ms until tlsedge closes a connection that sent these bytes.
+closed_after() {
+    exec 3<>"/dev/tcp/127.0.0.1/$HP3"
+    printf "$1" >&3
+    t0=$(date +%s%N)
+    timeout 10 cat <&3 >/dev/null || true
+    exec 3<&-
+    echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+ms=$(closed_after 'GET / HTTP/1.1\r\nHost: plain.test\r\n\r\n')
+check "an idle keep-alive client is closed after about 1 s (${ms} ms)" test "$ms" -ge 900 -a "$ms" -lt 5000
+ms=$(closed_after 'GET / HTTP/1.1\r\nHost: pla')
+check "a client stalled mid-request is closed after about 1 s (${ms} ms)" test "$ms" -ge 900 -a "$ms" -lt 5000
+check_eq "the stalled transaction is counted" 1 \
+    "$(curl -s --max-time 5 -H 'Host: x' http://127.0.0.1:$HP3/_tlsedge/stats | jq '."proxy.process.tlsedge.transaction_timeouts"')"
+printf 'X-Big: %0140000d\n' 0 >"$T/big.hdr"
+check_eq "a request head over request_header_max_size (131072) gets 431" 431 \
+    "$(code -H 'Host: plain.test' -H @"$T/big.hdr" http://127.0.0.1:$HP3/)"
 finish
