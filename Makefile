@@ -29,11 +29,13 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/core/main.o
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test unit integration tools fixtures clean format
-all: $(BUILD)/tlsedge $(TOOLS)
+.PHONY: all deps run test unit integration tools fixtures bench clean format
+all: $(BUILD)/tlsedge $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -45,6 +47,14 @@ $(BUILD)/tlsedge: $(LIB_OBJ) $(MAIN_OBJ)
 # One Criterion binary holds every unit suite; it links the library objects, not main.
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS_ALL)
+
+# The load generator (bench/*.c): a standalone BoringSSL client, no tlsedge objects.
+$(BUILD)/tlsedge-bench: $(BENCH_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(BSSL_LIBS) -lpthread -lm
+
+# tlsedge against nginx and HAProxy, side by side on pinned CPUs (not part of `make test`).
+bench: deps all
+	bash bench/compare.sh $(BENCH_ARGS)
 
 # Test tools (origin servers, raw clients) are standalone programs used by integration tests.
 $(BUILD)/tools/%: tests/tools/%.c
@@ -93,4 +103,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
