@@ -718,8 +718,10 @@ static int flow_fill(struct flow *f, io_fn rd, void *ctx, size_t max)
         if (room <= 0)
             return room < 0 ? (int)room : progress;
         ssize_t n = rd(ctx, f->in.data + f->in.end, (size_t)room);
-        if (n == -EAGAIN || n == -EINTR)
+        if (n == -EAGAIN || n == -EINTR) {
+            buf_trim(&f->in); // an idle connection keeps no buffer
             return progress;
+        }
         if (n < 0)
             return (int)n;
         if (n == 0)
