@@ -16,6 +16,7 @@
 #include "net/proxy.h"
 #include "net/resolve.h"
 #include "tls/config.h"
+#include "tls/pool.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -45,11 +46,7 @@ struct options {
     bool check;
 };
 
-static const struct {
-    const char *name;
-    enum core_rec_type type;
-    const char *def;
-} core_recs[] = {
+static const struct core_rec_decl core_recs[] = {
     {"proxy.config.exec_thread.limit", CORE_REC_INT, "0"},
     {"proxy.config.exec_thread.affinity", CORE_REC_INT, "1"},
     {"proxy.config.http.server_ports", CORE_REC_STRING, DEFAULT_PORTS},
@@ -137,9 +134,7 @@ static struct core_records *declare_all(void)
     struct core_records *rec = core_records_new();
     if (!rec)
         return NULL;
-    int rc = 0;
-    for (size_t i = 0; i < sizeof(core_recs) / sizeof(core_recs[0]) && rc == 0; i++)
-        rc = core_records_declare(rec, core_recs[i].name, core_recs[i].type, core_recs[i].def);
+    int rc = core_records_declare_all(rec, core_recs, sizeof(core_recs) / sizeof(core_recs[0]));
     if (rc == 0)
         rc = tls_config_declare(rec);
     if (rc == 0)
@@ -391,10 +386,17 @@ static int serve(struct core_snapshot *snap, const struct net_port *ports, size_
             print_errs(&err);
         return 1;
     }
+    int64_t hs_threads = core_records_get_int(rec, "proxy.config.tlsedge.handshake_threads");
+    int64_t hs_queue = core_records_get_int(rec, "proxy.config.tlsedge.handshake_queue_max");
+    if (tls_pool_start(hs_threads > 64 ? 64 : (int)hs_threads,
+                       (size_t)(hs_queue > 0 ? hs_queue : 1)) < 0) {
+        core_log_error("cannot start the handshake pool");
+        return 1;
+    }
     bool pin = core_records_get_int(rec, "proxy.config.exec_thread.affinity") != 0;
     uint64_t stop_ms =
         (uint64_t)core_records_get_int(rec, "proxy.config.stop.shutdown_timeout") * 1000;
-    rt.workers = core_workers_new(nw, pin);
+    rt.workers = core_workers_new(nw, pin, "w");
     if (!rt.workers || core_workers_start(rt.workers, worker_init, worker_stop, &rt) < 0) {
         core_log_error("cannot start %d workers: %s", nw, strerror(errno));
         return 1;
@@ -413,6 +415,9 @@ static int serve(struct core_snapshot *snap, const struct net_port *ports, size_
     core_workers_join(rt.workers);
     rcu_thread_online();
     core_workers_free(rt.workers);
+    rcu_thread_offline();
+    tls_pool_stop(); // after the workers: their key operations may still be on it
+    rcu_thread_online();
     net_listeners_free(rt.listeners);
     core_snapshot_shutdown();
     close(sfd);

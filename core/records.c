@@ -7,6 +7,7 @@
 // core_records_write() needs. Parsing works on (pointer, length) spans of the caller's text, so
 // the text need not be NUL-terminated and is never modified.
 #include "core/records.h"
+#include "core/file.h"
 #include "core/assert.h"
 #include "core/err.h"
 
@@ -586,57 +587,27 @@ int core_records_parse(struct core_records *r, const char *text, size_t len, con
     return err->errors > errors_before ? -EINVAL : 0;
 }
 
-// read_file reads all of fd into a new buffer (*out, owned by the caller); 0 or -errno.
-static int read_file(int fd, char **out, size_t *len)
+int core_records_declare_all(struct core_records *r, const struct core_rec_decl *decls, size_t n)
 {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        if (n == cap) {
-            char *grown = cap >= RECORDS_FILE_MAX ? NULL : realloc(buf, cap * 2);
-            if (!grown) {
-                free(buf);
-                return cap >= RECORDS_FILE_MAX ? -EFBIG : -ENOMEM;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            int rc = -errno;
-            free(buf);
+    for (size_t i = 0; i < n; i++) {
+        int rc = core_records_declare(r, decls[i].name, decls[i].type, decls[i].default_value);
+        if (rc < 0)
             return rc;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
     }
-    *out = buf;
-    *len = n;
     return 0;
 }
 
 int core_records_load(struct core_records *r, const char *path, struct core_err *err)
 {
-    char *text = NULL;
     size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    char *text = core_file_read(path, RECORDS_FILE_MAX, &len);
+    if (!text) {
         int rc = -errno;
         if (rc != -ENOENT)
-            core_err_add(err, path, 0, "cannot open: %s", strerror(-rc));
+            core_err_add(err, path, 0, "cannot read: %s", strerror(-rc));
         return rc;
     }
-    int rc = read_file(fd, &text, &len);
-    close(fd);
-    if (rc < 0) {
-        core_err_add(err, path, 0, "cannot read: %s", strerror(-rc));
-        return rc;
-    }
+    int rc;
     rc = core_records_parse(r, text, len, path, err);
     free(text);
     return rc;

@@ -54,6 +54,17 @@ void core_records_free(struct core_records *r);
 // is already declared (whatever its type); -EINVAL when name is empty or contains whitespace,
 // or when default_value does not parse as type (a programming error in the declaring module,
 // reported rather than asserted so a test can check it); -ENOMEM. name and default_value are
+// struct core_rec_decl: one name a module knows, for core_records_declare_all.
+struct core_rec_decl {
+    const char *name;
+    enum core_rec_type type;
+    const char *default_value;
+};
+
+// core_records_declare_all declares the n names of decls (see core_records_declare). Returns 0,
+// or the first failure's negative errno. Main thread.
+int core_records_declare_all(struct core_records *r, const struct core_rec_decl *decls, size_t n);
+
 // borrowed (copied). Building thread only.
 int core_records_declare(struct core_records *r, const char *name, enum core_rec_type type,
                          const char *default_value);

@@ -41,6 +41,7 @@ struct core_worker {
 
 struct core_workers {
     int n;
+    char name[8];
     core_worker_fn init;
     core_worker_fn on_stop;
     void *arg;
@@ -87,12 +88,13 @@ static int worker_init(struct core_worker *w, int id, int cpu, struct core_worke
     return core_worker_add(w, core_mbox_fd(&w->mbox), EPOLLIN, &w->mbox_ev);
 }
 
-struct core_workers *core_workers_new(int n, bool pin)
+struct core_workers *core_workers_new(int n, bool pin, const char *name)
 {
     struct core_workers *ws = calloc(1, sizeof(*ws) + (size_t)n * sizeof(struct core_worker));
     if (!ws)
         return NULL;
     ws->n = n;
+    snprintf(ws->name, sizeof(ws->name), "%.6s", name);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1)
         ncpu = 1;
@@ -169,8 +171,9 @@ static void *worker_main(void *arg)
         if (rc != 0)
             core_log_warn("worker %d: cannot pin to CPU %d: %s", w->id, w->cpu, strerror(rc));
     }
-    char name[16];
-    snprintf(name, sizeof(name), "tlsedge-w%d", w->id);
+    char name[32]; // the kernel keeps 15 characters: "tlsedge-w12", "tlsedge-hs3"
+    snprintf(name, sizeof(name), "tlsedge-%s%d", w->group->name, w->id);
+    name[15] = '\0';
     pthread_setname_np(pthread_self(), name);
     rcu_register_thread();
     core_stats_thread_attach();

@@ -34,9 +34,10 @@ typedef void (*core_worker_fn)(struct core_worker *w, void *arg);
 
 struct core_workers;
 
-// core_workers_new creates n workers (not started). pin: pin worker i to CPU i % online CPUs.
+// core_workers_new creates n workers (not started) whose threads are named "tlsedge-NAMEi"
+// (name is copied; at most 6 characters are used). pin: pin worker i to CPU i % online CPUs.
 // Returns NULL on failure (out of memory, epoll/eventfd creation failed: reason in errno).
-struct core_workers *core_workers_new(int n, bool pin);
+struct core_workers *core_workers_new(int n, bool pin, const char *name);
 
 // core_workers_count returns the number of workers.
 int core_workers_count(const struct core_workers *ws);

@@ -140,6 +140,8 @@ static void start_http(struct net_conn *c)
 
 static void run_handshake(struct net_conn *c)
 {
+    if (c->state != NET_CONN_TLS_HANDSHAKE)
+        return; // closed while a key operation was in flight
     struct core_snapshot *snap = core_snapshot_get();
     const struct tls_config *tc = core_snapshot_part(snap, CORE_SNAP_TLS);
     if (!tc) {
@@ -151,6 +153,12 @@ static void run_handshake(struct net_conn *c)
         start_http(c);
     else if (s == TLS_STEP_FAILED)
         net_conn_close(c);
+    // TLS_STEP_PENDING: the handshake pool works on it; on_resume runs the handshake again.
+}
+
+static void on_resume(void *arg)
+{
+    run_handshake(arg);
 }
 
 static void on_client_event(struct core_event *ev, uint32_t events)
@@ -188,6 +196,13 @@ static void on_timer(struct core_timer *t, void *arg)
     }
 }
 
+static bool bound_to_one_address(const struct net_port *p)
+{
+    if (p->addr.ss_family == AF_INET6)
+        return !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&p->addr)->sin6_addr);
+    return ((const struct sockaddr_in *)&p->addr)->sin_addr.s_addr != htonl(INADDR_ANY);
+}
+
 static struct net_conn *conn_new(struct core_worker *w, int fd, const struct net_port *port,
                                  const struct sockaddr *peer, socklen_t peerlen)
 {
@@ -199,8 +214,10 @@ static struct net_conn *conn_new(struct core_worker *w, int fd, const struct net
     c->port = port;
     c->id = atomic_fetch_add_explicit(&next_conn_id, 1, memory_order_relaxed) + 1;
     memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
+    // The accepting address decides the certificate (dest_ip): known without a system call
+    // unless the port listens on a wildcard address.
     socklen_t ll = sizeof(c->local);
-    if (getsockname(fd, (struct sockaddr *)&c->local, &ll) < 0)
+    if (bound_to_one_address(port) || getsockname(fd, (struct sockaddr *)&c->local, &ll) < 0)
         memcpy(&c->local, &port->addr, sizeof(c->local));
     c->ev.fn = on_client_event;
     core_timer_init(&c->timer, on_timer, c);
@@ -215,8 +232,6 @@ void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
         close(fd);
         return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (core_worker_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &c->ev) < 0) {
         close(fd);
         free(c);
@@ -238,6 +253,7 @@ void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
         net_conn_close(c);
         return;
     }
+    tls_conn_set_resume(c->tls, on_resume, c);
     const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
     net_conn_arm(c, tc ? tc->handshake_timeout_ms : 30000);
     // The ClientHello may already be here: the edge came before registration.

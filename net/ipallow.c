@@ -4,6 +4,7 @@
 // method names and two flat range arrays (IPv4, IPv6) kept in rule order, so the first range
 // that contains an address belongs to the first rule that matches it.
 #include "net/ipallow.h"
+#include "core/file.h"
 
 #include "core/err.h"
 
@@ -520,47 +521,10 @@ struct net_ipallow *net_ipallow_parse(const char *text, size_t len, const char *
     return b.a;
 }
 
-// file_read reads the whole file at path into a new buffer. Returns it (the caller frees it)
-// and its length in *len, or NULL with errno set.
-static char *file_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (cap - n < 4096) {
-            char *grown = cap < IPALLOW_FILE_MAX ? realloc(buf, cap ? cap * 2 : 8192) : NULL;
-            if (!grown) {
-                errno = cap < IPALLOW_FILE_MAX ? ENOMEM : EFBIG;
-                goto fail;
-            }
-            buf = grown;
-            cap = cap ? cap * 2 : 8192;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        errno = EIO;
-        goto fail;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
-}
-
 struct net_ipallow *net_ipallow_load(const char *path, struct core_err *err)
 {
     size_t len = 0;
-    char *text = file_read(path, &len);
+    char *text = core_file_read(path, IPALLOW_FILE_MAX, &len);
     if (!text) {
         core_err_add(err, path, 0, "cannot read: %s", strerror(errno));
         return NULL;

@@ -134,11 +134,7 @@ void net_http_stats_register(void)
 
 // ---- configuration ----
 
-static const struct {
-    const char *name;
-    enum core_rec_type type;
-    const char *def;
-} records[] = {
+static const struct core_rec_decl records[] = {
     {"proxy.config.url_remap.filename", CORE_REC_STRING, "remap.config"},
     {"proxy.config.url_remap.remap_required", CORE_REC_INT, "1"},
     {"proxy.config.url_remap.pristine_host_hdr", CORE_REC_INT, "0"},
@@ -152,12 +148,7 @@ static const struct {
 
 int net_http_config_declare(struct core_records *rec)
 {
-    for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
-        int rc = core_records_declare(rec, records[i].name, records[i].type, records[i].def);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
 }
 
 static uint64_t seconds(const struct core_records *rec, const char *name)
@@ -718,8 +709,10 @@ static int flow_fill(struct flow *f, io_fn rd, void *ctx, size_t max)
         if (room <= 0)
             return room < 0 ? (int)room : progress;
         ssize_t n = rd(ctx, f->in.data + f->in.end, (size_t)room);
-        if (n == -EAGAIN || n == -EINTR)
+        if (n == -EAGAIN || n == -EINTR) {
+            buf_trim(&f->in); // an idle connection keeps no buffer
             return progress;
+        }
         if (n < 0)
             return (int)n;
         if (n == 0)

@@ -4,6 +4,7 @@
 // and, within one host, in file order, so a lookup is a binary search on the host followed by a
 // short scan in file order; nothing on the lookup side allocates.
 #include "net/remap.h"
+#include "core/file.h"
 
 #include "core/err.h"
 
@@ -548,48 +549,10 @@ struct net_remap *net_remap_parse(const char *text, size_t len, const char *name
     return build_finish(&b);
 }
 
-// file_read reads the whole file at path into a new NUL-terminated buffer. Returns it (the
-// caller frees it) and its length in *len, or NULL with errno set.
-static char *file_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (cap - n < 4096) {
-            char *grown = cap < REMAP_FILE_MAX ? realloc(buf, cap ? cap * 2 : 8192) : NULL;
-            if (!grown) {
-                errno = cap < REMAP_FILE_MAX ? ENOMEM : EFBIG;
-                goto fail;
-            }
-            buf = grown;
-            cap = cap ? cap * 2 : 8192;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        errno = EIO;
-        goto fail;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
-}
-
 struct net_remap *net_remap_load(const char *path, struct core_err *err)
 {
     size_t len = 0;
-    char *text = file_read(path, &len);
+    char *text = core_file_read(path, REMAP_FILE_MAX, &len);
     if (!text) {
         core_err_add(err, path, 0, "cannot read: %s", strerror(errno));
         return NULL;

@@ -56,6 +56,8 @@ struct tls_certtable {
     struct index addr;           // addr_key() bytes -> entry
     struct tls_cert_entry *dflt; // the dest_ip=* entry, or NULL
     size_t n_chains;
+    tls_key_backend_fn backend; // keys held by a backend (URIs), or NULL: skipped
+    void *backend_arg;
 };
 
 // struct loader: the context of loading one line (or one in-memory chain).
@@ -453,8 +455,9 @@ static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **p
     const char *path = src->key_path, *pem = src->key_pem;
     size_t len = src->key_len;
     if (path && (strncmp(path, "pkcs11:", 7) == 0 || strncmp(path, "keyless:", 8) == 0)) {
+        if (ld->t->backend)
+            return 1; // chain_load hands it to the backend
         // Only the scheme is named: a PKCS#11 URI may carry a PIN.
-        // TODO(key backends issue): hand the key to its backend instead of skipping the chain.
         core_err_warn(ld->err, ld->file, ld->line,
                       "certificate '%s': %s key URIs need a key backend, not available yet; "
                       "chain not loaded",
@@ -523,6 +526,34 @@ static int install(struct loader *ld, const char *what, struct tls_chain *c, X50
     return 0;
 }
 
+// install_remote puts leaf and extra into a new SSL_CTX for chain c and lets the key backend
+// install the key named by uri. Returns 0, 1 when the backend skipped it, or -EINVAL.
+static int install_remote(struct loader *ld, const char *what, struct tls_chain *c, X509 *leaf,
+                          STACK_OF(X509) * extra, const char *uri)
+{
+    EVP_PKEY *pub = X509_get_pubkey(leaf);
+    int type = pub ? EVP_PKEY_id(pub) : EVP_PKEY_NONE;
+    EVP_PKEY_free(pub);
+    if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA) {
+        report(ld, "certificate '%s': a backend key must be EC or RSA", what);
+        return -EINVAL;
+    }
+    if (!(c->ctx = make_ctx(ld)))
+        return -EINVAL;
+    bool ok = SSL_CTX_use_certificate(c->ctx, leaf) == 1;
+    for (size_t i = 0; ok && i < sk_X509_num(extra); i++)
+        ok = SSL_CTX_add1_chain_cert(c->ctx, sk_X509_value(extra, i)) == 1;
+    if (!ok) {
+        report(ld, "certificate '%s': cannot install the chain: %s", what, bssl_reason());
+        return -EINVAL;
+    }
+    int rc = ld->t->backend(ld->t->backend_arg, c->ctx, uri, leaf, ld->file, ld->line, ld->err);
+    if (rc != 0)
+        return rc < 0 ? -EINVAL : 1;
+    c->key_type = type;
+    return 0;
+}
+
 // set_expiry stores leaf's notAfter in c and warns when it has passed. Returns 0 or -EINVAL.
 static int set_expiry(struct loader *ld, const char *what, struct tls_chain *c, X509 *leaf)
 {
@@ -561,9 +592,13 @@ static int chain_load(struct loader *ld, const struct chain_src *src, struct tls
     }
     if ((rc = load_certs(ld, src, &leaf, extra)) != 0)
         goto out;
-    if ((rc = load_key(ld, src, &pkey)) != 0)
+    if ((rc = load_key(ld, src, &pkey)) < 0)
         goto out;
-    if ((rc = install(ld, what, c, leaf, extra, pkey)) != 0)
+    if (rc == 1 && !ld->t->backend)
+        goto out; // a key URI without a backend: skipped with a warning
+    rc = rc == 1 ? install_remote(ld, what, c, leaf, extra, src->key_path)
+                 : install(ld, what, c, leaf, extra, pkey);
+    if (rc != 0)
         goto out;
     if ((rc = set_expiry(ld, what, c, leaf)) != 0)
         goto out;
@@ -645,6 +680,12 @@ static int load_line(struct loader *ld, const struct tls_multicert_line *l)
 }
 
 // ---- public API ----
+
+void tls_certtable_set_key_backend(struct tls_certtable *t, tls_key_backend_fn fn, void *arg)
+{
+    t->backend = fn;
+    t->backend_arg = arg;
+}
 
 struct tls_certtable *tls_certtable_new(void)
 {

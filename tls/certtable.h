@@ -75,7 +75,18 @@ typedef SSL_CTX *(*tls_ctx_factory_fn)(void *arg, const struct tls_multicert_lin
 
 // tls_certtable_new returns a new empty table that the caller owns, or NULL when out of memory.
 // Main thread.
+// tls_key_backend_fn installs a key held by a backend (uri, e.g. "keyless://10.0.0.5:9000") into
+// ctx, which already holds the certificate leaf and its chain. It returns 0, 1 to skip the
+// chain (after recording a warning), or a negative errno after recording an error in err (at
+// file:line). It must never put key material or PINs in messages.
+typedef int (*tls_key_backend_fn)(void *arg, SSL_CTX *ctx, const char *uri, X509 *leaf,
+                                  const char *file, int line, struct core_err *err);
+
 struct tls_certtable *tls_certtable_new(void);
+
+// tls_certtable_set_key_backend makes t hand key URIs (pkcs11:, keyless:) to fn(arg, ...) instead
+// of skipping their chains with a warning. Call before adding lines. Main thread.
+void tls_certtable_set_key_backend(struct tls_certtable *t, tls_key_backend_fn fn, void *arg);
 
 // tls_certtable_add_multicert loads every line of m into t, in order. For each chain of a line it
 // gets a fresh SSL_CTX from factory (NULL: SSL_CTX_new(TLS_method())), reads the certificate file

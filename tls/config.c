@@ -7,6 +7,8 @@
 #include "core/stats.h"
 #include "tls/certtable.h"
 #include "tls/internal.h"
+#include "tls/keyless.h"
+#include "tls/keyop.h"
 #include "tls/multicert.h"
 #include "tls/selfsigned.h"
 
@@ -19,8 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bytestring.h>
+#include <openssl/ec_key.h>
 #include <openssl/mem.h>
+#include <openssl/nid.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 struct tls_stat_ids tls_stats;
 
@@ -30,11 +37,7 @@ struct tls_stat_ids tls_stats;
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
-static const struct {
-    const char *name;
-    enum core_rec_type type;
-    const char *def;
-} records[] = {
+static const struct core_rec_decl records[] = {
     {"proxy.config.ssl.server.cert.path", CORE_REC_STRING, "."},
     {"proxy.config.ssl.server.private_key.path", CORE_REC_STRING, "."},
     {"proxy.config.ssl.server.multicert.filename", CORE_REC_STRING, "ssl_multicert.config"},
@@ -53,16 +56,15 @@ static const struct {
     {"proxy.config.ssl.wire_trace_addr", CORE_REC_STRING, ""},
     {"proxy.config.ssl.wire_trace_server_name", CORE_REC_STRING, ""},
     {"proxy.config.ssl.wire_trace_percentage", CORE_REC_INT, "0"},
+    {"proxy.config.tlsedge.handshake_threads", CORE_REC_INT, "4"},
+    {"proxy.config.tlsedge.handshake_queue_max", CORE_REC_INT, "4096"},
+    {"proxy.config.tlsedge.handshake_offload", CORE_REC_STRING, "key"},
+    {"proxy.config.tlsedge.keyless.timeout", CORE_REC_INT, "5000"},
 };
 
 int tls_config_declare(struct core_records *rec)
 {
-    for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
-        int rc = core_records_declare(rec, records[i].name, records[i].type, records[i].def);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
 }
 
 void tls_stats_register(void)
@@ -87,6 +89,8 @@ void tls_stats_register(void)
     tls_stats.renegotiations = core_stat_register("proxy.process.tlsedge.renegotiation_refused");
     tls_stats.tls12 = core_stat_register("proxy.process.ssl.ssl_total_tlsv12");
     tls_stats.tls13 = core_stat_register("proxy.process.ssl.ssl_total_tlsv13");
+    core_stat_register("proxy.process.tlsedge.keyless_connects");
+    tls_keyop_init();
 }
 
 // ALPN: HTTP/1.1 is the only application protocol for now. A client that offers ALPN without
@@ -163,6 +167,62 @@ static SSL_CTX *make_ctx(void *arg, const struct tls_multicert_line *line, struc
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+// key_id is the SHA-256 of the certificate's SubjectPublicKeyInfo: what the signer indexes.
+static int key_id(X509 *leaf, uint8_t out[32], int *type, int *nid)
+{
+    uint8_t *der = NULL;
+    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der);
+    EVP_PKEY *pub = X509_get_pubkey(leaf);
+    int rc = (len > 0 && pub) ? 0 : -EINVAL;
+    if (rc == 0) {
+        SHA256(der, (size_t)len, out);
+        *type = EVP_PKEY_id(pub);
+        const EC_KEY *ec = *type == EVP_PKEY_EC ? EVP_PKEY_get0_EC_KEY(pub) : NULL;
+        *nid = ec ? EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) : 0;
+    }
+    OPENSSL_free(der);
+    EVP_PKEY_free(pub);
+    return rc;
+}
+
+// Installs a key held by a backend (see tls_key_backend_fn). Keyless keys are checked for
+// reachability only: a signer outage is a warning, so it never blocks a certificate rotation.
+static int backend_key(void *arg, SSL_CTX *ctx, const char *uri, X509 *leaf, const char *file,
+                       int line, struct core_err *err)
+{
+    const struct core_records *rec = arg;
+    if (strncmp(uri, "pkcs11:", 7) == 0) {
+        // TODO(#7): PKCS#11 keys. Only the scheme is named: the URI may carry a PIN.
+        core_err_warn(err, file, line, "pkcs11: keys are not supported yet; chain not loaded");
+        return 1;
+    }
+    if (core_records_get_int(rec, "proxy.config.tlsedge.handshake_threads") <= 0) {
+        core_err_add(err, file, line,
+                     "a keyless key needs proxy.config.tlsedge.handshake_threads > 0");
+        return -EINVAL;
+    }
+    struct tls_keyref *k = tls_keyref_new(TLS_KEY_KEYLESS);
+    if (!k || tls_keyless_parse(k, uri, file, line, err) < 0 ||
+        key_id(leaf, k->key_id, &k->key_type, &k->ec_nid) < 0) {
+        tls_keyref_unref(k);
+        return -EINVAL;
+    }
+    int64_t to = core_records_get_int(rec, "proxy.config.tlsedge.keyless.timeout");
+    k->timeout_ms = (uint64_t)(to > 0 ? to : 5000);
+    int rc = tls_keyless_probe(k, 500);
+    if (rc < 0)
+        core_err_warn(err, file, line,
+                      "keyless signer %s is not reachable now (%s); handshakes that need it "
+                      "fail until it is",
+                      k->name, strerror(-rc));
+    if (tls_keyref_attach(ctx, k) < 0) {
+        tls_keyref_unref(k);
+        core_err_add(err, file, line, "cannot attach the keyless key %s", uri);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int versions(const struct core_records *rec, struct tls_config *c, struct core_err *err)
@@ -244,6 +304,7 @@ static int load_multicert(const struct core_records *rec, const char *confdir, b
         goto out;
     }
     fa->file = file;
+    tls_certtable_set_key_backend(c->certs, backend_key, (void *)rec);
     rc = tls_certtable_add_multicert(c->certs, m, make_ctx, fa, err);
     tls_multicert_free(m);
     if (rc == 0 && need_certs && tls_certtable_count(c->certs) == 0) {
@@ -276,6 +337,9 @@ struct tls_config *tls_config_build(const struct core_records *rec, const char *
     c->wire_trace_server_name = opt_str(rec, "proxy.config.ssl.wire_trace_server_name");
     c->wire_trace_percentage =
         (int)core_records_get_int(rec, "proxy.config.ssl.wire_trace_percentage");
+    if (strcmp(core_records_get_str(rec, "proxy.config.tlsedge.handshake_offload"), "key") != 0)
+        core_err_add(err, "records.config", 0,
+                     "proxy.config.tlsedge.handshake_offload: only 'key' is supported yet");
     if (core_records_get_str(rec, "proxy.config.ssl.server.TLSv1_3.cipher_suites")[0])
         core_err_warn(err, "records.config", 0,
                       "proxy.config.ssl.server.TLSv1_3.cipher_suites is ignored: BoringSSL "

@@ -9,6 +9,7 @@
 #include "tls/clienthello.h"
 #include "tls/config.h"
 #include "tls/internal.h"
+#include "tls/keyop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +42,9 @@ struct tls_conn {
     size_t cap, off, len;
     bool trace;
     bool eof;
+    struct tls_keyop *op; // key operation in flight or back but not yet consumed
+    tls_resume_fn resume;
+    void *resume_arg;
     struct timespec start;
     struct sockaddr_storage local, peer;
 };
@@ -50,6 +54,7 @@ static BIO_METHOD *bio_method;
 static const char *const state_names[] = {
     [TLS_CONN_HELLO] = "HELLO",
     [TLS_CONN_HANDSHAKE] = "HANDSHAKE",
+    [TLS_CONN_KEY_WAIT] = "KEY_WAIT",
     [TLS_CONN_ESTABLISHED] = "ESTABLISHED",
     [TLS_CONN_FAILED] = "FAILED",
     [TLS_CONN_CLOSED] = "CLOSED",
@@ -59,7 +64,8 @@ static const char *const state_names[] = {
 static const unsigned allowed[] = {
     [TLS_CONN_HELLO] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_HANDSHAKE] = 1u << TLS_CONN_ESTABLISHED | 1u << TLS_CONN_FAILED |
-                           1u << TLS_CONN_CLOSED,
+                           1u << TLS_CONN_CLOSED | 1u << TLS_CONN_KEY_WAIT,
+    [TLS_CONN_KEY_WAIT] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_ESTABLISHED] = 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_FAILED] = 0,
     [TLS_CONN_CLOSED] = 1u << TLS_CONN_FAILED,
@@ -192,10 +198,37 @@ struct tls_conn *tls_conn_new(int fd, uint64_t id, const struct sockaddr *local,
     return c;
 }
 
+void tls_conn_set_resume(struct tls_conn *c, tls_resume_fn fn, void *arg)
+{
+    c->resume = fn;
+    c->resume_arg = arg;
+}
+
+void tls_conn_set_op(struct tls_conn *c, struct tls_keyop *op)
+{
+    c->op = op;
+}
+
+struct tls_keyop *tls_conn_get_op(const struct tls_conn *c)
+{
+    return c->op;
+}
+
+void tls_conn_key_ready(struct tls_conn *c)
+{
+    if (c->state != TLS_CONN_KEY_WAIT)
+        return;
+    set_state(c, TLS_CONN_HANDSHAKE);
+    if (c->resume)
+        c->resume(c->resume_arg);
+}
+
 void tls_conn_free(struct tls_conn *c)
 {
     if (!c)
         return;
+    if (c->op)
+        tls_keyop_orphan(c->op); // the signer may still be working on it
     SSL_free(c->ssl);
     free(c->buf);
     free(c);
@@ -464,6 +497,10 @@ static enum tls_step do_handshake(struct tls_conn *c)
         return TLS_STEP_DONE;
     }
     int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_PRIVATE_KEY_OPERATION && c->op) {
+        set_state(c, TLS_CONN_KEY_WAIT);
+        return TLS_STEP_PENDING;
+    }
     if (e == SSL_ERROR_WANT_READ)
         return c->want = TLS_STEP_WANT_READ;
     if (e == SSL_ERROR_WANT_WRITE)
@@ -483,6 +520,8 @@ enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cf
     }
     case TLS_CONN_HANDSHAKE:
         return do_handshake(c);
+    case TLS_CONN_KEY_WAIT:
+        return TLS_STEP_PENDING; // socket events wait until the key operation is back
     case TLS_CONN_ESTABLISHED:
         return TLS_STEP_DONE;
     case TLS_CONN_FAILED:

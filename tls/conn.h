@@ -27,6 +27,7 @@ struct tls_conn;
 enum tls_conn_state {
     TLS_CONN_HELLO,       // reading and parsing the ClientHello
     TLS_CONN_HANDSHAKE,   // SSL_do_handshake in progress
+    TLS_CONN_KEY_WAIT,    // a private-key operation runs in the handshake pool
     TLS_CONN_ESTABLISHED, // application data
     TLS_CONN_FAILED,      // handshake or record failure (terminal)
     TLS_CONN_CLOSED,      // close_notify sent or received (terminal)
@@ -38,15 +39,24 @@ enum tls_step {
     TLS_STEP_WANT_READ,  // wait until the socket is readable
     TLS_STEP_WANT_WRITE, // wait until the socket is writable
     TLS_STEP_FAILED,     // give up: close the connection (an alert was sent where possible)
+    TLS_STEP_PENDING,    // waiting for another thread; the resume callback will be called
 };
+
+// tls_resume_fn is called on the owning worker when a handshake that returned
+// TLS_STEP_PENDING can go on: the caller then calls tls_conn_handshake again.
+typedef void (*tls_resume_fn)(void *arg);
 
 // tls_conn_new prepares the server side for socket fd (borrowed) accepted on local from peer;
 // id tags log lines. Returns NULL when out of memory.
 struct tls_conn *tls_conn_new(int fd, uint64_t id, const struct sockaddr *local,
                               const struct sockaddr *peer);
 
+// tls_conn_set_resume sets the callback run when a pending handshake can go on.
+void tls_conn_set_resume(struct tls_conn *c, tls_resume_fn fn, void *arg);
+
 // tls_conn_free frees c and its SSL (which drops its reference on the SSL_CTX). The descriptor
-// stays open. NULL is a no-op.
+// stays open. A key operation still in flight is orphaned: it is freed when it comes back, and
+// the resume callback is not called. NULL is a no-op.
 void tls_conn_free(struct tls_conn *c);
 
 // tls_conn_handshake advances the handshake as far as the socket allows, using cfg (the TLS part

@@ -27,4 +27,16 @@ struct tls_stat_ids {
 
 extern struct tls_stat_ids tls_stats;
 
+struct tls_conn;
+struct tls_keyop;
+
+// tls_conn_set_op records op (NULL: none) as c's key operation in flight. Owning worker.
+void tls_conn_set_op(struct tls_conn *c, struct tls_keyop *op);
+
+// tls_conn_get_op returns c's key operation, or NULL. Owning worker.
+struct tls_keyop *tls_conn_get_op(const struct tls_conn *c);
+
+// tls_conn_key_ready resumes c's handshake after its key operation came back. Owning worker.
+void tls_conn_key_ready(struct tls_conn *c);
+
 #endif

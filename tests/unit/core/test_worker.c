@@ -35,7 +35,7 @@ static void wait_for(atomic_int *v, int want)
 Test(core_worker, messages_run_on_the_owning_worker, .timeout = 20)
 {
     rcu_register_thread();
-    struct core_workers *ws = core_workers_new(2, false);
+    struct core_workers *ws = core_workers_new(2, false, "w");
     cr_assert(ws);
     cr_assert_eq(core_workers_start(ws, NULL, NULL, NULL), 0);
     struct probe p[2];
@@ -81,7 +81,7 @@ static void arm_timer(struct core_worker *w, void *arg)
 Test(core_worker, timers_fire_and_deferred_work_runs, .timeout = 20)
 {
     rcu_register_thread();
-    struct core_workers *ws = core_workers_new(1, true);
+    struct core_workers *ws = core_workers_new(1, true, "w");
     cr_assert(ws);
     cr_assert_eq(core_workers_start(ws, arm_timer, NULL, NULL), 0);
     wait_for(&timer_fired, 1);
@@ -129,7 +129,7 @@ static uint64_t join_ms(struct core_workers *ws)
 Test(core_worker, stop_waits_for_held_objects_until_released, .timeout = 20)
 {
     rcu_register_thread();
-    struct core_workers *ws = core_workers_new(1, false);
+    struct core_workers *ws = core_workers_new(1, false, "w");
     cr_assert_eq(core_workers_start(ws, hold_one, on_stop, NULL), 0);
     usleep(50000);
     core_workers_stop(ws, 10000);
@@ -147,7 +147,7 @@ Test(core_worker, stop_waits_for_held_objects_until_released, .timeout = 20)
 Test(core_worker, stop_gives_up_at_the_deadline, .timeout = 20)
 {
     rcu_register_thread();
-    struct core_workers *ws = core_workers_new(1, false);
+    struct core_workers *ws = core_workers_new(1, false, "w");
     cr_assert_eq(core_workers_start(ws, hold_one, NULL, NULL), 0);
     usleep(50000);
     core_workers_stop(ws, 300);

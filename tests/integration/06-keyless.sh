@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Keys on a remote signer (keyless, the seeds' CryptoProxy) through the handshake pool: ECDSA
+# and RSA handshakes, a worker that never waits for a slow signer, a signer killed and
+# restarted, a client that leaves while its signature is in flight, and a full queue.
+. "$(dirname "$0")/lib.sh"
+
+F=$TLSEDGE_FIXTURES
+KS="$BUILD/tlsedge-keyserver"
+mkdir -p "$T/keys"
+cp "$F/a.test.key" "$F/rsa.key" "$T/keys/"
+
+# start_keyserver DELAY_MS: (re)starts the signer on $KP; sets KS_PID.
+KP=$(free_port)
+start_keyserver() {
+    spawn "keyserver-$1-$RANDOM" "$KS" --keys "$T/keys" --listen "127.0.0.1:$KP" \
+        --delay-ms "$1" --threads 2 --max-seconds 170
+    KS_PID=$LAST_PID
+    wait_port "$KP" 10
+}
+
+# conf NAME QUEUE_MAX: a one-worker configuration whose a.test and rsa.test keys are on the
+# signer and whose b.test key is a file; prints the directory and sets TP/HP.
+conf() {
+    TP=$(free_port)
+    HP=$(free_port)
+    d=$(new_confdir "$1" <<CFG
+CONFIG proxy.config.http.server_ports STRING $TP:ssl:ip-in=127.0.0.1 $HP:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 1
+CONFIG proxy.config.ssl.server.cert.path STRING $F
+CONFIG proxy.config.ssl.server.private_key.path STRING $F
+CONFIG proxy.config.tlsedge.handshake_queue_max INT $2
+CONFIG proxy.config.ssl.handshake_timeout_in INT 20
+CFG
+)
+    cat >"$d/ssl_multicert.config" <<CFG
+ssl_cert_name=a.test.pem ssl_key_name=keyless://127.0.0.1:$KP
+ssl_cert_name=rsa.pem ssl_key_name=keyless://127.0.0.1:$KP
+ssl_cert_name=b.test.pem ssl_key_name=b.test.key
+CFG
+}
+
+# hs NAME [ARGS]: one verified handshake; prints "ok" or "fail".
+hs() {
+    n=$1
+    shift
+    if openssl s_client -connect "127.0.0.1:$TP" -servername "$n" -verify_return_error \
+        -CAfile "$F/ca.pem" "$@" </dev/null >/dev/null 2>&1; then echo ok; else echo fail; fi
+}
+
+# timed_hs NAME OUTFILE: a handshake in the background that writes "<ok|fail> <ns>" when done.
+timed_hs() {
+    (r=$(hs "$1"); echo "$r $(date +%s%N)" >"$2") &
+    HS_PIDS="$HS_PIDS $!"
+}
+
+start_keyserver 0
+conf main 4096
+start_tlsedge tlsedge "$TP" -C "$d"
+check_eq "ECDSA handshake through the keyless signer" ok "$(hs a.test)"
+check_eq "RSA handshake through the keyless signer" ok "$(hs rsa.test -sigalgs RSA-PSS+SHA256)"
+check_eq "RSA PKCS#1 (TLS 1.2) through the keyless signer" ok \
+    "$(hs rsa.test -tls1_2 -sigalgs RSA+SHA256)"
+check "curl over the keyless ECDSA key" curl -s --max-time 5 --cacert "$F/ca.pem" \
+    --resolve "a.test:$TP:127.0.0.1" -o /dev/null "https://a.test:$TP/_tlsedge/stats"
+check_eq "file-key handshake beside it" ok "$(hs b.test)"
+check "key operations were counted" test "$(stat proxy.process.tlsedge.key_ops "$HP")" -ge 4
+
+# The worker never waits: 8 handshakes whose signatures take 500 ms, then one with a file key on
+# the same (single) worker: the file-key handshake completes first.
+kill "$KS_PID"
+wait "$KS_PID" 2>/dev/null || true
+start_keyserver 500
+HS_PIDS=""
+for i in 1 2 3 4 5 6 7 8; do timed_hs a.test "$T/slow.$i"; done
+sleep 0.1
+timed_hs b.test "$T/fast"
+wait $HS_PIDS
+fast=$(cut -d' ' -f2 "$T/fast")
+first_slow=$(cat "$T"/slow.* | cut -d' ' -f2 | sort -n | head -n 1)
+check_eq "the file-key handshake succeeded" ok "$(cut -d' ' -f1 "$T/fast")"
+check_eq "all 8 slow handshakes succeeded" 8 "$(grep -c '^ok' "$T"/slow.* | awk -F: '{s += $2} END {print s}')"
+check "the file-key handshake finished before every slow one" test "$fast" -lt "$first_slow"
+
+# A client that leaves while its signature is in flight (the sanitizer run checks for misuse).
+openssl s_client -connect "127.0.0.1:$TP" -servername a.test </dev/null >/dev/null 2>&1 &
+gone=$!
+sleep 0.15
+kill "$gone" 2>/dev/null || true
+wait "$gone" 2>/dev/null || true
+sleep 0.6
+check_eq "after a client left mid-signature, handshakes still work" ok "$(hs b.test)"
+
+# The signer dies mid-run: in-flight handshakes fail cleanly, later ones succeed once it is back.
+HS_PIDS=""
+for i in 1 2 3; do timed_hs a.test "$T/dead.$i"; done
+sleep 0.15
+kill -9 "$KS_PID"
+wait "$KS_PID" 2>/dev/null || true
+wait $HS_PIDS
+check_eq "handshakes in flight when the signer died failed" 3 \
+    "$(grep -c '^fail' "$T"/dead.* | awk -F: '{s += $2} END {print s}')"
+check "tlsedge is still running" kill -0 "$TLSEDGE_PID"
+check_eq "a file-key handshake works while the signer is down" ok "$(hs b.test)"
+start_keyserver 0
+back=fail
+for i in $(seq 1 30); do
+    back=$(hs a.test)
+    [ "$back" = ok ] && break
+    sleep 0.2
+done
+check_eq "keyless handshakes succeed again after the signer restarts" ok "$back"
+check "key operation failures were counted" test "$(stat proxy.process.ssl.key_op_failures "$HP")" -ge 3
+
+# A tiny queue: excess slow handshakes fail fast and are counted.
+kill "$KS_PID"
+wait "$KS_PID" 2>/dev/null || true
+start_keyserver 1000
+conf small 2
+start_tlsedge small "$TP" -C "$d"
+HS_PIDS=""
+for i in 1 2 3 4 5 6; do timed_hs a.test "$T/q.$i"; done
+wait $HS_PIDS
+check_eq "two handshakes fit in the queue" 2 "$(grep -c '^ok' "$T"/q.* | awk -F: '{s += $2} END {print s}')"
+check "the others were refused and counted" test "$(stat proxy.process.tlsedge.handshake_queue_full "$HP")" -ge 4
+finish

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// tls/keyless.h: the keyless (remote signer, the seeds' "CryptoProxy") client. It runs on the
+// handshake pool threads: each pool thread keeps one connection per signer address and many
+// requests in flight on it, matched by id, each with its own deadline. A broken connection
+// fails the requests on it and is retried with a back-off; while backing off, new requests fail
+// at once (a dead signer must not pile up handshakes).
+#ifndef TLSEDGE_TLS_KEYLESS_H
+#define TLSEDGE_TLS_KEYLESS_H
+
+struct core_err;
+struct tls_keyop;
+struct tls_keyref;
+
+// tls_keyless_start sends op's request to op->key's signer. Pool thread only; op is finished
+// (tls_keyop_finish) later on this thread, or at once when the signer cannot be reached.
+void tls_keyless_start(struct tls_keyop *op);
+
+// tls_keyless_parse fills key's address and name from uri, "keyless://HOST:PORT" (HOST a name,
+// an IPv4 address or a bracketed IPv6 address; names are resolved now) or "keyless:unix:PATH".
+// Returns 0 or -EINVAL with the reason in err (file, line). Main thread (may block in DNS).
+int tls_keyless_parse(struct tls_keyref *key, const char *uri, const char *file, int line,
+                      struct core_err *err);
+
+// tls_keyless_probe tries to connect to key's signer within timeout_ms. Returns 0 or a negative
+// errno. Main thread (blocks up to timeout_ms).
+int tls_keyless_probe(const struct tls_keyref *key, int timeout_ms);
+
+#endif
