@@ -142,7 +142,7 @@ free_port() { # a port nothing listens on, below the ephemeral range, not handed
     while :; do
         p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000))
         case " $USED_PORTS " in *" $p "*) continue ;; esac
-        ss -Htan "sport = :$p" | grep -q . && continue
+        [ -n "$(ss -Htan "sport = :$p")" ] && continue
         USED_PORTS="$USED_PORTS $p"
         echo "$p"
         return
@@ -151,7 +151,7 @@ free_port() { # a port nothing listens on, below the ephemeral range, not handed
 
 wait_port() { # PORT: until something listens on 127.0.0.1:PORT (10 s)
     for _ in $(seq 200); do
-        ss -Htln "sport = :$1" | grep -q . && return 0
+        [ -n "$(ss -Htln "sport = :$1")" ] && return 0
         sleep 0.05
     done
     return 1
@@ -282,7 +282,7 @@ EOF
         { cat "$T/nginx.log" "$d/logs/error.log" >&2; die "nginx did not start"; }
     WPID_nginx=""
     for _ in $(seq 100); do
-        WPID_nginx=$(pgrep -P "$PID_nginx" | head -n 1 || true)
+        WPID_nginx=$(pgrep -P "$PID_nginx" | sed -n 1p || true)
         [ -n "$WPID_nginx" ] && break
         sleep 0.05
     done
@@ -371,6 +371,35 @@ rss_kb() { # PID...: summed VmRSS in KiB
     echo "$t"
 }
 CLK_TCK=$(getconf CLK_TCK)
+
+# The machine may be shared (builds, tests): before each run, wait until both CPUs are idle
+# (our servers and the origin idle between runs), at most QUIET_WAIT seconds; each run also
+# records how much of CPU 0 went to something other than the server (see the report).
+QUIET_MAX=${BENCH_QUIET_MAX:-10}   # % of the two CPUs
+QUIET_WAIT=${BENCH_QUIET_WAIT:-60} # seconds, per run
+busy_pct() { # % busy of CPUs 0 and 1 together over 0.5 s
+    local a b
+    a=$(core_ticks)
+    sleep 0.5
+    b=$(core_ticks)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        t = y[2] - x[2] + y[4] - x[4]; printf "%.0f\n", (t > 0 ? (y[1] - x[1] + y[3] - x[3]) * 100 / t : 0) }'
+}
+wait_quiet() {
+    local t0=$SECONDS b
+    while :; do
+        b=$(busy_pct)
+        [ "$b" -le "$QUIET_MAX" ] && return 0
+        if [ $((SECONDS - t0)) -ge "$QUIET_WAIT" ]; then
+            log "the machine stays busy ($b % of CPUs 0-1 used by other processes): running anyway"
+            NOISY_WAITS=$((NOISY_WAITS + 1))
+            return 0
+        fi
+        [ $((SECONDS - t0)) -lt 1 ] && log "waiting for other processes to leave CPUs 0-1 idle ($b % busy)"
+        sleep 2
+    done
+}
+NOISY_WAITS=0
 
 scenario_info() { # SCEN: sets MODE PORTKIND SNI SIGALG METRIC UNIT LABEL CONNS EXTRA
     EXTRA=()
@@ -463,6 +492,7 @@ run_one() {
                       else $v / ($scpu / 100) end),
            cpu0_busy: (($b[0] - $a[0]) / (($b[1] - $a[1]) | if . == 0 then 1 else . end) * 100),
            cpu1_busy: (($b[2] - $a[2]) / (($b[3] - $a[3]) | if . == 0 then 1 else . end) * 100),
+           cpu0_other: ((($b[0] - $a[0]) / (($b[1] - $a[1]) | if . == 0 then 1 else . end) * 100) - $scpu_o),
            p50: (.p50_ms | num), p90: (.p90_ms | num), p99: (.p99_ms | num), p999: (.p999_ms | num),
            ops: (.ops | num), errors: $errs, errors_by_kind: (.errors // {}),
            negotiated: $neg, resumed_ratio: (.resumed_ratio | num),
@@ -509,15 +539,15 @@ ceiling() {
 
 versions() {
     V_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-    V_CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+    V_CPU=$(lscpu | sed -n 's/^Model name: *//p' | sed -n 1p)
     V_CORES=$(nproc)
     V_KERNEL=$(uname -r)
     V_NGINX=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
-    V_NGINX_SSL=$("$NGINX" -V 2>&1 | sed -n 's/^built with //p' | head -n 1)
-    V_HAPROXY=$("$HAPROXY" -v | head -n 1 | awk '{print "HAProxy " $3}')
+    V_NGINX_SSL=$("$NGINX" -V 2>&1 | sed -n 's/^built with //p' | sed -n 1p)
+    V_HAPROXY=$("$HAPROXY" -v | sed -n 1p | awk '{print "HAProxy " $3}')
     V_HAPROXY_SSL=$("$HAPROXY" -vv | sed -n 's/^Running on OpenSSL version : //p')
     V_TLSEDGE=$("$TLSEDGE" --version | tr '\n' ' ' | sed 's/ *$//')
-    V_BENCH=$("$BENCHBIN" --version 2>/dev/null | head -n 1 || true)
+    V_BENCH=$("$BENCHBIN" --version 2>/dev/null | sed -n 1p || true)
     case "$V_TLSEDGE" in *OPENSSL_SMALL*) V_BSSL_KIND="Debian's android-libboringssl (OPENSSL_SMALL: P-256 without its assembly and tables)" ;;
     *) V_BSSL_KIND="production BoringSSL build" ;; esac
 }
@@ -546,8 +576,8 @@ START=$(date +%s)
 for scen in $SCENARIOS; do
     for round in $(seq 1 "$ROUNDS"); do
         for s in $SERVERS; do
+            wait_quiet # also lets the closes of the previous run settle
             run_one "$scen" "$s" "$round"
-            sleep 0.5 # let the closes and TIME_WAITs of one run settle before the next
         done
     done
 done
@@ -573,7 +603,8 @@ for scen in $SCENARIOS; do
          s(vals(.p50) | med), s(vals(.p99) | med), (map(.errors) | add),
          ([.[] | select(.neg_ok | not)] | length), s(vals(.resumed_ratio) | med),
          s(vals(.cpu0_busy) | med), s(vals(.cpu1_busy) | med),
-         (map(.negotiated) | unique | join(" / ")), s(vals(.bytes_per_conn_bench) | med)] | @tsv' \
+         (map(.negotiated) | unique | join(" / ")), s(vals(.bytes_per_conn_bench) | med),
+         s(vals(.cpu0_other) | med)] | @tsv' \
         "$RUNS"
 done >"$SUMMARY"
 
@@ -585,6 +616,10 @@ awk -F'\t' -v title="tlsedge, nginx and HAProxy: rate per 100 % of one server co
 # Suspicious: the client's core saturated before the server's.
 CLIENT_BOUND=$(jq -rs '[.[] | select(.scenario != "idle" and .client_cpu != null and .server_cpu != null and .client_cpu >= 90 and .server_cpu < 90)
     | "\(.scenario)/\(.server)"] | unique | join(", ")' "$RUNS")
+NOISY=$(jq -rs '[.[] | select(.scenario != "idle" and (.cpu0_other // 0) > 20)
+    | "\(.scenario)/\(.server) #\(.round) (\(.cpu0_other | floor) %)"] | join(", ")' "$RUNS")
+[ -n "$NOISY" ] && NOTES="${NOTES}- Runs where more than 20 % of CPU 0 went to something other than the server process (other processes on a shared machine, or network softirq work not charged to the server): $NOISY."$'\n'
+[ "$NOISY_WAITS" -gt 0 ] && NOTES="${NOTES}- $NOISY_WAITS run(s) started while other processes kept CPUs 0-1 busy for ${QUIET_WAIT}s: treat their numbers with care."$'\n'
 [ -n "$CLIENT_BOUND" ] && NOTES="${NOTES}- Client-bound (client CPU ≥ 90 % while the server's < 90 %): $CLIENT_BOUND. There the measured rate is the client's limit; the per-core rate (rate ÷ server CPU) is the comparison that still holds, assuming the server's cost per operation does not change with load."$'\n'
 
 {

@@ -35,7 +35,7 @@ BEGIN {
     have[k] = 1
     n[k] = $5; v[k] = $6; vlo[k] = $7; vhi[k] = $8; scpu[k] = $9; ccpu[k] = $10
     pc[k] = $11; pclo[k] = $12; pchi[k] = $13; p50[k] = $14; p99[k] = $15; errs[k] = $16
-    negbad[k] = $17; res[k] = $18; cpu0[k] = $19; cpu1[k] = $20; neg[k] = $21; bpcb[k] = $22
+    negbad[k] = $17; res[k] = $18; cpu0[k] = $19; cpu1[k] = $20; neg[k] = $21; bpcb[k] = $22; oth[k] = $23
 }
 END {
     print "## Results: rate per 100 % of one server core"
@@ -84,7 +84,7 @@ END {
     print ""
     print "## Details"
     print ""
-    print "Medians of the rounds. CPU 0 / CPU 1 busy: the whole core from /proc/stat over the run (warm-up included); latency: the bench's per-operation percentiles."
+    print "Medians of the rounds. CPU 0 / CPU 1 busy: the whole core from /proc/stat over the run (warm-up included), and in brackets the part of CPU 0 not charged to the server process (softirq work, other processes); latency: the bench's per-operation percentiles."
     print ""
     print "| Scenario | Server | Rate (min–max) | Server CPU | Client CPU | CPU 0 / CPU 1 busy | p50 ms | p99 ms | Errors | Negotiated |"
     print "|---|---|---|---|---|---|---|---|---|---|"
@@ -93,9 +93,9 @@ END {
         for (i = 1; i <= nserv; i++) {
             k = sc SUBSEP order[i]
             if (!(k in have)) continue
-            printf "| %s | %s | %s %s%s | %s | %s | %s / %s | %s | %s | %s | %s |\n", label[sc], name[order[i]],
+            printf "| %s | %s | %s %s%s | %s | %s | %s (%s) / %s | %s | %s | %s | %s |\n", label[sc], name[order[i]],
                 fmt(v[k]), unit[sc], range(vlo[k], vhi[k], n[k]), pct(scpu[k]), pct(ccpu[k]),
-                pct(cpu0[k]), pct(cpu1[k]), ms(p50[k]), ms(p99[k]),
+                pct(cpu0[k]), pct(oth[k]), pct(cpu1[k]), ms(p50[k]), ms(p99[k]),
                 errs[k], neg[k] == "" ? "–" : neg[k]
         }
     }
