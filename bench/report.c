@@ -124,9 +124,15 @@ void bench_report_text(FILE *f, const struct bench_result *r)
     struct derived d;
 
     derive(r, &d);
-    fprintf(f, "tlsedge-bench %s %s: %u thread%s, %u connections, %.2f s measured%s\n",
-            bench_mode_name(o->mode), o->target, r->threads, r->threads == 1 ? "" : "s", o->conns,
-            r->seconds, r->interrupted ? " (interrupted)" : "");
+    if (o->mode == BENCH_MODE_IDLE)
+        fprintf(f,
+                "tlsedge-bench idle %llu %s: %u thread%s, %u opening at once, opened in %.2f s%s\n",
+                (unsigned long long)o->idle_n, o->target, r->threads, r->threads == 1 ? "" : "s",
+                o->conns, r->seconds, r->interrupted ? " (interrupted)" : "");
+    else
+        fprintf(f, "tlsedge-bench %s %s: %u thread%s, %u connections, %.2f s measured%s\n",
+                bench_mode_name(o->mode), o->target, r->threads, r->threads == 1 ? "" : "s",
+                o->conns, r->seconds, r->interrupted ? " (interrupted)" : "");
     fprintf(f, "  ops         %llu (%.1f/s)\n", (unsigned long long)d.ops, d.rate);
     text_errors(f, r->s, d.errors);
     fprintf(f, "  latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  (mean %.3f, max %.3f)\n",
