@@ -378,6 +378,7 @@ int main(int argc, char **argv)
         r.o = &m.o;
         r.s = &total;
         r.threads = m.n_workers;
+        r.ticket_mode = m.n_workers > 0 ? bench_tickets_name(m.workers[0].tickets) : NULL;
         finish(&m, &r, &a, &b);
         if (r.connected == 0) {
             fprintf(stderr, "tlsedge-bench: no connection to %s could be established\n",
