@@ -336,10 +336,17 @@ static void finish(struct main_state *m, struct bench_result *r, const struct cp
     if (r->have_server_cpu)
         r->server_cpu_pct = 100.0 * (double)(b->server - a->server) / wall;
     r->interrupted = m->interrupted;
-    if (m->o.json)
+    if (m->o.json) {
         bench_report_json(stdout, r);
-    else
+        // The text report carries this warning; with --json it goes to stderr as well.
+        if (r->s->mismatches > 0)
+            fprintf(stderr,
+                    "tlsedge-bench: WARNING: %llu handshakes negotiated something else than the "
+                    "first (see negotiated_mismatch)\n",
+                    (unsigned long long)r->s->mismatches);
+    } else {
         bench_report_text(stdout, r);
+    }
     fflush(stdout);
 }
 
