@@ -529,6 +529,8 @@ static int parse_positional(struct bench_opts *o, int n, char **args, char *err,
                         o->mode == BENCH_MODE_IDLE ? "N and " : "");
     if (o->mode == BENCH_MODE_IDLE && parse_u64(args[1], 1, 10000000, &o->idle_n) != 0)
         return fail_msg(err, errlen, "idle: bad connection count '%s'", args[1]);
+    if (o->mode == BENCH_MODE_IDLE && o->max_ops > 0)
+        return fail_msg(err, errlen, "idle: --max does not apply (N bounds the run)");
     o->target = args[want - 1];
     if (split_target(o, o->target) != 0)
         return fail_msg(err, errlen, "bad target '%s' (HOST:PORT or [IPv6]:PORT)", o->target);
