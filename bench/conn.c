@@ -8,9 +8,11 @@
 // under --debug, and arms or disarms the state's timer.
 //
 // Closing is normal: after a completed handshake the client sends close_notify and closes
-// (FIN; the client side keeps TIME-WAIT, see bench/README.md). In TLS 1.3 the server sends its
-// tickets only after the client's Finished, so a client that closed at once would get them on
-// a closed socket and answer with a reset; TICKET_WAIT reads them first.
+// (FIN, no SO_LINGER reset; the TIME-WAIT is on the client side, see bench/README.md). A TLS 1.3
+// server sends its tickets after the client's Finished, or (BoringSSL) with its next write; a
+// client that closed on unread tickets would make its kernel answer with a reset, and resume
+// mode needs them, so TICKET_WAIT reads them first (want_ticket() explains how each worker
+// learns which kind of server it faces).
 #include "bench/conn.h"
 
 #include <errno.h>
@@ -40,10 +42,9 @@
         }                                                                                          \
     } while (0)
 
-// Consecutive ticket waits that time out before the worker stops waiting for tickets (a server
-// that sends none); it still waits on one connection in TICKET_PROBE to notice a change.
-#define TICKET_STREAK 8
-#define TICKET_PROBE 64
+// Ticket waits that time out in a row, under one belief about the server's tickets, before the
+// worker changes its mind (want_ticket()).
+#define TICKET_MISSES 3
 
 static const char *const state_names[BENCH_CONN_STATES] = {
     [BENCH_CONN_CLOSED] = "CLOSED",
@@ -129,7 +130,7 @@ static void release(struct bench_conn *c, bool clean, uint64_t now)
     struct bench_worker *w = c->w;
 
     if (c->ssl != NULL) {
-        if (clean && SSL_is_init_finished(c->ssl)) {
+        if (clean && !c->_half_closed && SSL_is_init_finished(c->ssl)) {
             // One non-blocking attempt: close_notify goes out with the FIN, nobody waits for
             // the server's reply.
             ERR_clear_error();
@@ -196,8 +197,9 @@ static void held(struct bench_conn *c, uint64_t now)
     set_state(c, BENCH_CONN_IDLE, now);
 }
 
-// start_request sends the request on c (now: when a new operation begins, 0 when the operation
-// in progress continues, as in request mode).
+// start_request sends the request on c at now; new_op starts a new operation (keepalive,
+// bulk), otherwise the operation in progress goes on (request mode: connect + handshake +
+// request).
 static void start_request(struct bench_conn *c, uint64_t now, bool new_op)
 {
     if (new_op)
@@ -274,6 +276,7 @@ void bench_conn_open(struct bench_conn *c, uint64_t now)
 
     CONN_ASSERT(c->state == BENCH_CONN_CLOSED);
     c->_got_ticket = false;
+    c->_half_closed = false;
     if (w->o->mode == BENCH_MODE_IDLE) {
         c->_opening = true;
         w->opening++;
@@ -318,16 +321,50 @@ static bool step_connect(struct bench_conn *c, uint32_t events)
     return true;
 }
 
-// want_ticket decides whether c, whose TLS 1.3 handshake just finished, waits for a ticket.
+// want_ticket decides whether c, whose handshake just finished, reads the server's TLS 1.3
+// ticket before going on. Servers differ (RFC 8446 section 4.6.1 lets them send tickets at any
+// time after the handshake): OpenSSL sends them right after the client's Finished; BoringSSL
+// holds them until the server's next write, so a client that never sends data gets them only
+// when the server closes. Each worker learns which kind it faces: it waits for tickets
+// (UNKNOWN); the first one that arrives settles UNPROMPTED; after TICKET_MISSES timeouts in a
+// row, resume mode, which needs tickets, half-closes the TCP connection and reads on: the
+// server closes in turn, and its close_notify carries the tickets (SHUTDOWN); any other mode,
+// or a SHUTDOWN that brings no tickets either, settles NONE and stops waiting.
 static bool want_ticket(struct bench_conn *c)
 {
     struct bench_worker *w = c->w;
 
     if (w->o->ticket_wait_ms == 0 || SSL_version(c->ssl) != TLS1_3_VERSION)
         return false;
-    if (c->_got_ticket || w->no_ticket_streak < TICKET_STREAK)
-        return true;
-    return w->ticket_skips++ % TICKET_PROBE == 0;
+    c->_ticket_belief = (uint8_t)w->tickets;
+    if (c->_got_ticket)
+        return true; // already here: read whatever else came with it
+    return w->tickets != BENCH_TICKETS_NONE;
+}
+
+// ask_for_ticket half-closes c's connection when the worker believes the server sends tickets
+// only when it writes. It is a TCP FIN, not close_notify: BoringSSL ignores tickets that arrive
+// after its own close_notify was sent.
+static void ask_for_ticket(struct bench_conn *c)
+{
+    if (c->w->tickets != BENCH_TICKETS_SHUTDOWN || c->_got_ticket)
+        return;
+    if (shutdown(c->fd, SHUT_WR) == 0)
+        c->_half_closed = true;
+}
+
+// ticket_missed learns from a ticket wait of c that timed out.
+static void ticket_missed(struct bench_conn *c)
+{
+    struct bench_worker *w = c->w;
+
+    if (c->_ticket_belief != w->tickets || ++w->ticket_misses < TICKET_MISSES)
+        return; // waits that began under an older belief say nothing about the current one
+    w->ticket_misses = 0;
+    if (w->tickets == BENCH_TICKETS_UNKNOWN && w->o->mode == BENCH_MODE_RESUME)
+        w->tickets = BENCH_TICKETS_SHUTDOWN;
+    else if (w->tickets != BENCH_TICKETS_UNPROMPTED)
+        w->tickets = BENCH_TICKETS_NONE;
 }
 
 // handshake_done moves c on after its handshake completed at now. Returns true when the
@@ -355,6 +392,7 @@ static bool handshake_done(struct bench_conn *c, uint64_t now)
     op_complete(c, now); // handshake, resume, idle: the handshake was the operation
     if (want_ticket(c)) {
         set_state(c, BENCH_CONN_TICKET_WAIT, now);
+        ask_for_ticket(c);
         return true;
     }
     if (w->o->mode == BENCH_MODE_IDLE) {
@@ -593,7 +631,7 @@ void bench_conn_event(struct bench_conn *c, uint32_t events)
 void bench_conn_timeout(struct bench_conn *c, uint64_t now)
 {
     if (c->state == BENCH_CONN_TICKET_WAIT) {
-        c->w->no_ticket_streak++;
+        ticket_missed(c);
         ticket_done(c, now);
         return;
     }
@@ -620,8 +658,10 @@ int bench_conn_new_session(SSL *ssl, SSL_SESSION *session)
     struct bench_worker *w = c->w;
 
     c->_got_ticket = true;
-    w->no_ticket_streak = 0;
     w->stats.tickets++;
+    w->ticket_misses = 0;
+    if (w->tickets == BENCH_TICKETS_UNKNOWN || w->tickets == BENCH_TICKETS_NONE)
+        w->tickets = BENCH_TICKETS_UNPROMPTED;
     if (w->o->mode != BENCH_MODE_RESUME)
         return 0; // not kept: BoringSSL frees it
     bench_sesspool_put(&w->pool, session);

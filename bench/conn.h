@@ -52,14 +52,16 @@ struct bench_conn {
     uint32_t idx; // index in the worker's array
     uint32_t gen; // bumped at every open and close: stale epoll events are ignored
     enum bench_conn_state state;
-    int fd;             // -1 when CLOSED
-    SSL *ssl;           // NULL when CLOSED
-    uint64_t _op_start; // when the operation in progress began
-    bool _in_op;        // an operation is in progress
-    bool _got_ticket;   // the server sent a session on this connection
-    bool _opening;      // idle mode: started, neither held nor closed yet
-    bool _held;         // idle mode: established and held
-    uint32_t _req_off;  // request bytes written
+    int fd;                 // -1 when CLOSED
+    SSL *ssl;               // NULL when CLOSED
+    uint64_t _op_start;     // when the operation in progress began
+    bool _in_op;            // an operation is in progress
+    bool _got_ticket;       // the server sent a session on this connection
+    uint8_t _ticket_belief; // the worker's enum bench_tickets when this TICKET_WAIT began
+    bool _half_closed;      // shutdown(SHUT_WR) done: no close_notify can be sent
+    bool _opening;          // idle mode: started, neither held nor closed yet
+    bool _held;             // idle mode: established and held
+    uint32_t _req_off;      // request bytes written
     struct bench_http_resp _resp;
     enum bench_tq tq;  // the queue the slot is on
     uint64_t deadline; // its deadline there (ns)

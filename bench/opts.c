@@ -56,69 +56,85 @@ bool bench_mode_uses_http(enum bench_mode m)
     return m == BENCH_MODE_REQUEST || m == BENCH_MODE_KEEPALIVE || m == BENCH_MODE_BULK;
 }
 
+// usage_text is the --help text.
+static const char usage_text[] =
+    "usage: tlsedge-bench MODE [options] HOST:PORT\n"
+    "       tlsedge-bench idle N [options] HOST:PORT\n"
+    "\n"
+    "A TLS load generator (BoringSSL, one epoll loop per thread). HOST is an IPv4 address,\n"
+    "[IPv6] in brackets, or a name resolved once at start.\n"
+    "\n"
+    "modes (what one operation is):\n"
+    "  handshake     connect, full handshake, close (no session offered)\n"
+    "  resume        connect, handshake offering a session from an earlier handshake\n"
+    "                (TLS 1.3 ticket or TLS 1.2 session), close; reports the resumed ratio\n"
+    "  request       connect, handshake, one GET PATH, read the whole response, close\n"
+    "  keepalive     one GET PATH over -c persistent connections (HTTP/1.1 keep-alive,\n"
+    "                one request in flight per connection)\n"
+    "  bulk          like keepalive for a large PATH (e.g. /size/1048576); reports MB/s\n"
+    "  idle N        open N connections (-c at once), hold them -d seconds, report the\n"
+    "                server's RSS growth per connection (needs --server-pid)\n"
+    "\n"
+    "load:\n"
+    "  -c N          concurrent connections (default 32); idle: connecting at once\n"
+    "  -t N          threads, each with its own epoll loop and share of -c (default 1)\n"
+    "  -d SECONDS    measured duration (default 10); idle: how long to hold\n"
+    "  --warmup S    seconds run before the measured window, not counted (default 1)\n"
+    "  --rate N      total new connections (handshake, resume, request, idle) or requests\n"
+    "                (keepalive, bulk) per second, spread evenly; default: as fast as\n"
+    "                possible\n"
+    "  --max N       stop after N successful operations in the window (a bound for tests)\n"
+    "  --timeout MS  per-operation timeout (default 5000); counted as error 'timeout'\n"
+    "  --ticket-wait MS  after a TLS 1.3 handshake, read at most this long for the\n"
+    "                server's session tickets (default 250; 0 = never wait); each thread\n"
+    "                learns whether the server sends them unprompted (bench/README.md)\n"
+    "  --src-ips N   bind each connection to 127.0.0.1 .. 127.0.0.N in turn\n"
+    "                (IP_BIND_ADDRESS_NO_PORT; IPv4 loopback targets only): N times the\n"
+    "                ephemeral ports; default: no bind (relies on net.ipv4.tcp_tw_reuse)\n"
+    "TLS:\n"
+    "  --tls12 | --tls13   the only protocol version offered (default --tls13)\n"
+    "  --sni NAME    server_name to send (default: HOST when it is a name, else none)\n"
+    "  --alpn LIST   ALPN protocols, comma-separated (default: none)\n"
+    "  --groups LIST key exchange groups, BoringSSL curves list (default X25519;\n"
+    "                with --tls12 X25519:P-256, which P-256 ECDSA certificates need)\n"
+    "  --sigalgs LIST  signature algorithms accepted from the server, comma-separated\n"
+    "                (e.g. ecdsa_secp256r1_sha256 or rsa_pss_rsae_sha256, or 0xNNNN): steers\n"
+    "                a server with an ECDSA and an RSA certificate\n"
+    "  --cipher LIST TLS 1.2 cipher list (BoringSSL syntax)\n"
+    "  --verify CAFILE  verify the chain and the name (SNI, else HOST) against CAFILE;\n"
+    "                default off (the CertificateVerify signature is always checked)\n"
+    "  --count-certs count handshakes per served leaf certificate (SHA-256 of the DER)\n"
+    "HTTP:\n"
+    "  --path PATH   request target (default /)\n"
+    "  --host VALUE  Host header (default: SNI or HOST, with :PORT unless 443)\n"
+    "measuring and output:\n"
+    "  --server-pid PID  the server's CPU over the window (/proc/PID/stat, all threads;\n"
+    "                idle: while opening) and, in idle mode, its VmRSS before and after\n"
+    "  --cpu LIST    pin every thread of the bench to these CPUs (e.g. 1 or 2-3)\n"
+    "  --json        the final report as one JSON object on stdout\n"
+    "  --quiet       no progress lines (one per second on stderr by default)\n"
+    "  --debug       log every connection state change on stderr (slow)\n"
+    "  --help        this text\n"
+    "  --version     the version and the BoringSSL build linked\n"
+    "\n"
+    "Exit status: 0 when the run completed (even with errors), 1 when no connection\n"
+    "could be established at all, 2 for a usage error.\n";
+
 void bench_opts_usage(FILE *f)
 {
-    fputs(
-        "usage: tlsedge-bench MODE [options] HOST:PORT\n"
-        "       tlsedge-bench idle N [options] HOST:PORT\n"
-        "\n"
-        "A TLS load generator (BoringSSL, one epoll loop per thread). HOST is an IPv4 address,\n"
-        "[IPv6] in brackets, or a name resolved once at start.\n"
-        "\n"
-        "modes (what one operation is):\n"
-        "  handshake     connect, full handshake, close (no session offered)\n"
-        "  resume        connect, handshake offering a session from an earlier handshake\n"
-        "                (TLS 1.3 ticket or TLS 1.2 session), close; reports the resumed ratio\n"
-        "  request       connect, handshake, one GET PATH, read the whole response, close\n"
-        "  keepalive     one GET PATH over -c persistent connections (HTTP/1.1 keep-alive,\n"
-        "                one request in flight per connection)\n"
-        "  bulk          like keepalive for a large PATH (e.g. /size/1048576); reports MB/s\n"
-        "  idle N        open N connections (-c at once), hold them -d seconds, report the\n"
-        "                server's RSS growth per connection (needs --server-pid)\n"
-        "\n"
-        "load:\n"
-        "  -c N          concurrent connections (default 32); idle: connecting at once\n"
-        "  -t N          threads, each with its own epoll loop and share of -c (default 1)\n"
-        "  -d SECONDS    measured duration (default 10); idle: how long to hold\n"
-        "  --warmup S    seconds run before the measured window, not counted (default 1)\n"
-        "  --rate N      total new connections (handshake, resume, request, idle) or requests\n"
-        "                (keepalive, bulk) per second, spread evenly; default: as fast as\n"
-        "                possible\n"
-        "  --max N       stop after N successful operations in the window (a bound for tests)\n"
-        "  --timeout MS  per-operation timeout (default 5000); counted as error 'timeout'\n"
-        "  --ticket-wait MS  after a TLS 1.3 handshake, read at most this long for the\n"
-        "                server's session ticket before closing (default 250; see README)\n"
-        "  --src-ips N   bind each connection to 127.0.0.1 .. 127.0.0.N in turn\n"
-        "                (IP_BIND_ADDRESS_NO_PORT; IPv4 loopback targets only): N times the\n"
-        "                ephemeral ports; default: no bind (relies on net.ipv4.tcp_tw_reuse)\n"
-        "TLS:\n"
-        "  --tls12 | --tls13   the only protocol version offered (default --tls13)\n"
-        "  --sni NAME    server_name to send (default: HOST when it is a name, else none)\n"
-        "  --alpn LIST   ALPN protocols, comma-separated (default: none)\n"
-        "  --groups LIST key exchange groups, BoringSSL curves list (default X25519;\n"
-        "                with --tls12 X25519:P-256, which P-256 ECDSA certificates need)\n"
-        "  --sigalgs LIST  signature algorithms accepted from the server, comma-separated\n"
-        "                (e.g. ecdsa_secp256r1_sha256 or rsa_pss_rsae_sha256, or 0xNNNN): steers\n"
-        "                a server with an ECDSA and an RSA certificate\n"
-        "  --cipher LIST TLS 1.2 cipher list (BoringSSL syntax)\n"
-        "  --verify CAFILE  verify the chain and the name (SNI, else HOST) against CAFILE;\n"
-        "                default off (the CertificateVerify signature is always checked)\n"
-        "  --count-certs count handshakes per served leaf certificate (SHA-256 of the DER)\n"
-        "HTTP:\n"
-        "  --path PATH   request target (default /)\n"
-        "  --host VALUE  Host header (default: SNI or HOST, with :PORT unless 443)\n"
-        "measuring and output:\n"
-        "  --server-pid PID  the server's CPU over the window (/proc/PID/stat, all threads)\n"
-        "                and, in idle mode, its VmRSS before and after\n"
-        "  --cpu LIST    pin every thread of the bench to these CPUs (e.g. 1 or 2-3)\n"
-        "  --json        the final report as one JSON object on stdout\n"
-        "  --quiet       no progress lines (one per second on stderr by default)\n"
-        "  --debug       log every connection state change on stderr (slow)\n"
-        "  --help        this text\n"
-        "\n"
-        "Exit status: 0 when the run completed (even with errors), 1 when no connection\n"
-        "could be established at all, 2 for a usage error.\n",
-        f);
+    fputs(usage_text, f);
+}
+
+// The Makefile describes the BoringSSL it links (config.mk's BSSL_DESC); a build without it
+// still names the API version.
+#ifndef TLSEDGE_BSSL_DESC
+#define TLSEDGE_BSSL_DESC "unknown build"
+#endif
+
+void bench_opts_version(FILE *f)
+{
+    fprintf(f, "tlsedge-bench %s\nBoringSSL: %s, API version %d\n", BENCH_VERSION,
+            TLSEDGE_BSSL_DESC, BORINGSSL_API_VERSION);
 }
 
 // fail_msg writes a reason into err and returns -EINVAL.
@@ -367,6 +383,7 @@ enum {
     OPT_HOST,
     OPT_DEBUG,
     OPT_HELP,
+    OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -393,6 +410,7 @@ static const struct option long_opts[] = {
     {"host", required_argument, NULL, OPT_HOST},
     {"debug", no_argument, NULL, OPT_DEBUG},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -526,6 +544,8 @@ static int parse_positional(struct bench_opts *o, int n, char **args, char *err,
                         o->mode == BENCH_MODE_IDLE ? "N and " : "");
     if (o->mode == BENCH_MODE_IDLE && parse_u64(args[1], 1, 10000000, &o->idle_n) != 0)
         return fail_msg(err, errlen, "idle: bad connection count '%s'", args[1]);
+    if (o->mode == BENCH_MODE_IDLE && o->max_ops > 0)
+        return fail_msg(err, errlen, "idle: --max does not apply (N bounds the run)");
     o->target = args[want - 1];
     if (split_target(o, o->target) != 0)
         return fail_msg(err, errlen, "bad target '%s' (HOST:PORT or [IPv6]:PORT)", o->target);
@@ -547,6 +567,8 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv, char *err, siz
     while ((c = getopt_long(argc, argv, ":c:t:d:", long_opts, NULL)) != -1) {
         if (c == OPT_HELP)
             return 1;
+        if (c == OPT_VERSION)
+            return 2;
         if (c == '?' || c == ':')
             return fail_msg(err, errlen, "unknown option or missing value: '%s'", argv[optind - 1]);
         if (c == OPT_HOST) {

@@ -37,6 +37,18 @@ static void bump(_Atomic uint64_t *c, uint64_t v)
                           memory_order_relaxed);
 }
 
+const char *bench_tickets_name(enum bench_tickets t)
+{
+    static const char *const names[] = {
+        [BENCH_TICKETS_UNKNOWN] = "unknown",
+        [BENCH_TICKETS_UNPROMPTED] = "unprompted",
+        [BENCH_TICKETS_SHUTDOWN] = "shutdown",
+        [BENCH_TICKETS_NONE] = "none",
+    };
+
+    return names[t];
+}
+
 bool bench_worker_in_window(const struct bench_worker *w, uint64_t now)
 {
     return now >= w->run->w_start && now < w->run->w_end &&

@@ -28,6 +28,20 @@ struct bench_opts;
 // BENCH_HEAD_CAP: the response head buffer of each HTTP connection.
 #define BENCH_HEAD_CAP (16 * 1024)
 
+// enum bench_tickets: how the server hands out TLS 1.3 session tickets, as a worker learns it
+// from its first connections (see bench/conn.c, want_ticket()).
+enum bench_tickets {
+    BENCH_TICKETS_UNKNOWN,    // not seen yet: wait for them
+    BENCH_TICKETS_UNPROMPTED, // sent right after the handshake (OpenSSL servers)
+    BENCH_TICKETS_SHUTDOWN,   // sent only with the server's next write (BoringSSL servers):
+                              // resume mode half-closes first, and the server's close_notify
+                              // brings them
+    BENCH_TICKETS_NONE,       // none come: do not wait
+};
+
+// bench_tickets_name returns the report name of t ("unprompted", ...), a static string.
+const char *bench_tickets_name(enum bench_tickets t);
+
 // struct bench_run: the timeline and the stop signals of a run, shared by every thread. The
 // plain fields are written by the main thread before any worker starts and read-only after.
 struct bench_run {
@@ -64,12 +78,12 @@ struct bench_worker {
     uint32_t n_free;
     struct bench_conn *tq_head[BENCH_TQ_COUNT];
     struct bench_conn *tq_tail[BENCH_TQ_COUNT];
-    double interval_ns;        // --rate pacing: ns between starts, 0 = unpaced
-    double next_start;         // when the next paced start is due (ns)
-    double phase;              // this worker's pacer offset, in intervals (0 <= phase < 1)
-    unsigned no_ticket_streak; // consecutive ticket waits that timed out
-    uint64_t ticket_skips;     // TICKET_WAITs decided on since the streak began
-    uint32_t src_next;         // --src-ips rotation
+    double interval_ns;         // --rate pacing: ns between starts, 0 = unpaced
+    double next_start;          // when the next paced start is due (ns)
+    double phase;               // this worker's pacer offset, in intervals (0 <= phase < 1)
+    enum bench_tickets tickets; // what this worker learnt about the server's TLS 1.3 tickets
+    unsigned ticket_misses;     // consecutive ticket waits that timed out under that belief
+    uint32_t src_next;          // --src-ips rotation
     bool stopping;
     bool no_pwait2;             // the kernel lacks epoll_pwait2
     struct bench_sesspool pool; // resume mode sessions
