@@ -317,6 +317,19 @@ void tls_keyless_start(struct tls_keyop *op)
         conn_fail(kc, rc);
 }
 
+void tls_keyless_thread_fini(void)
+{
+    while (conns) {
+        struct kl_conn *kc = conns;
+        conns = kc->next;
+        if (kc->fd >= 0 || kc->inflight)
+            conn_fail(kc, -ESHUTDOWN);
+        core_timer_disarm(core_worker_wheel(kc->t), &kc->retry);
+        free(kc->wbuf);
+        free(kc);
+    }
+}
+
 static int parse_unix(struct tls_keyref *key, const char *path)
 {
     struct sockaddr_un *un = (struct sockaddr_un *)&key->addr;
