@@ -17,6 +17,8 @@ PIDS=""
 PASSED=0
 FAILED=0
 TEST_NAME=$(basename "$0" .sh)
+# SANITIZED: non-empty for sanitizer builds, whose allocator quarantine makes RSS meaningless.
+case "$BUILD" in */san-*) SANITIZED=1 ;; *) SANITIZED="" ;; esac
 
 cleanup() {
     rc=$?
@@ -37,6 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+skip() { echo "  skip $*"; }
 pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
 
