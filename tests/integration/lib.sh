@@ -35,7 +35,7 @@ cleanup() {
             tail -n 40 "$f"
         done
     fi
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 
