@@ -336,10 +336,17 @@ static void finish(struct main_state *m, struct bench_result *r, const struct cp
     if (r->have_server_cpu)
         r->server_cpu_pct = 100.0 * (double)(b->server - a->server) / wall;
     r->interrupted = m->interrupted;
-    if (m->o.json)
+    if (m->o.json) {
         bench_report_json(stdout, r);
-    else
+        // The text report carries this warning; with --json it goes to stderr as well.
+        if (r->s->mismatches > 0)
+            fprintf(stderr,
+                    "tlsedge-bench: WARNING: %llu handshakes negotiated something else than the "
+                    "first (see negotiated_mismatch)\n",
+                    (unsigned long long)r->s->mismatches);
+    } else {
         bench_report_text(stdout, r);
+    }
     fflush(stdout);
 }
 
@@ -378,6 +385,7 @@ int main(int argc, char **argv)
         r.o = &m.o;
         r.s = &total;
         r.threads = m.n_workers;
+        r.ticket_mode = m.n_workers > 0 ? bench_tickets_name(m.workers[0].tickets) : NULL;
         finish(&m, &r, &a, &b);
         if (r.connected == 0) {
             fprintf(stderr, "tlsedge-bench: no connection to %s could be established\n",

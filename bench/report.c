@@ -95,9 +95,10 @@ static void text_extras(FILE *f, const struct bench_result *r, const struct deri
     char fp[65];
 
     if (r->o->mode == BENCH_MODE_RESUME || (d->have_resumed && s->resumed > 0))
-        fprintf(f, "  resumed     %.1f %% (%llu of %llu handshakes; %llu tickets received)\n",
+        fprintf(f, "  resumed     %.1f %% (%llu of %llu handshakes; %llu tickets received, %s)\n",
                 100 * d->resumed_ratio, (unsigned long long)s->resumed,
-                (unsigned long long)s->handshakes, (unsigned long long)s->tickets);
+                (unsigned long long)s->handshakes, (unsigned long long)s->tickets,
+                r->ticket_mode != NULL ? r->ticket_mode : "unknown");
     if (d->have_mbps)
         fprintf(f, "  bulk        %.1f MB/s (%llu body bytes)\n", d->mbps,
                 (unsigned long long)d->bytes);
@@ -251,6 +252,8 @@ void bench_report_json(FILE *f, const struct bench_result *r)
             (unsigned long long)s->handshakes, (unsigned long long)s->resumed,
             (unsigned long long)s->tickets);
     json_num(f, "resumed_ratio", d.have_resumed, d.resumed_ratio);
+    fputs(",\"ticket_mode\":", f);
+    json_str(f, r->ticket_mode != NULL ? r->ticket_mode : "unknown");
     fprintf(f, ",\"bytes\":%llu", (unsigned long long)d.bytes);
     json_num(f, "mbps", d.have_mbps, d.mbps);
     json_num(f, "bytes_per_conn", d.have_bpc, d.bytes_per_conn);

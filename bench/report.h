@@ -28,9 +28,10 @@ struct bench_result {
     double server_cpu_pct; // --server-pid over the window
     bool have_rss;         // idle mode with --server-pid
     uint64_t rss_before_kb, rss_after_kb;
-    double hold_seconds; // idle: how long the connections were held
-    uint64_t held;       // idle: connections still open at the end of the hold
-    uint64_t connected;  // TCP connections established (whole run)
+    double hold_seconds;     // idle: how long the connections were held
+    uint64_t held;           // idle: connections still open at the end of the hold
+    uint64_t connected;      // TCP connections established (whole run)
+    const char *ticket_mode; // what thread 0 learnt of the server's TLS 1.3 tickets
 };
 
 // bench_report_text writes the human-readable report to f.
