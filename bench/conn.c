@@ -8,9 +8,11 @@
 // under --debug, and arms or disarms the state's timer.
 //
 // Closing is normal: after a completed handshake the client sends close_notify and closes
-// (FIN; the client side keeps TIME-WAIT, see bench/README.md). In TLS 1.3 the server sends its
-// tickets only after the client's Finished, so a client that closed at once would get them on
-// a closed socket and answer with a reset; TICKET_WAIT reads them first.
+// (FIN, no SO_LINGER reset; the TIME-WAIT is on the client side, see bench/README.md). A TLS 1.3
+// server sends its tickets after the client's Finished, or (BoringSSL) with its next write; a
+// client that closed on unread tickets would make its kernel answer with a reset, and resume
+// mode needs them, so TICKET_WAIT reads them first (want_ticket() explains how each worker
+// learns which kind of server it faces).
 #include "bench/conn.h"
 
 #include <errno.h>
@@ -195,8 +197,9 @@ static void held(struct bench_conn *c, uint64_t now)
     set_state(c, BENCH_CONN_IDLE, now);
 }
 
-// start_request sends the request on c (now: when a new operation begins, 0 when the operation
-// in progress continues, as in request mode).
+// start_request sends the request on c at now; new_op starts a new operation (keepalive,
+// bulk), otherwise the operation in progress goes on (request mode: connect + handshake +
+// request).
 static void start_request(struct bench_conn *c, uint64_t now, bool new_op)
 {
     if (new_op)

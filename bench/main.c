@@ -359,8 +359,11 @@ int main(int argc, char **argv)
     char err[256];
     int rc = bench_opts_parse(&m.o, argc, argv, err, sizeof(err));
 
-    if (rc == 1) {
-        bench_opts_usage(stdout);
+    if (rc == 1 || rc == 2) {
+        if (rc == 1)
+            bench_opts_usage(stdout);
+        else
+            bench_opts_version(stdout);
         return 0;
     }
     if (rc != 0)

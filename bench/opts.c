@@ -115,6 +115,7 @@ static const char usage_text[] =
     "  --quiet       no progress lines (one per second on stderr by default)\n"
     "  --debug       log every connection state change on stderr (slow)\n"
     "  --help        this text\n"
+    "  --version     the version and the BoringSSL build linked\n"
     "\n"
     "Exit status: 0 when the run completed (even with errors), 1 when no connection\n"
     "could be established at all, 2 for a usage error.\n";
@@ -122,6 +123,18 @@ static const char usage_text[] =
 void bench_opts_usage(FILE *f)
 {
     fputs(usage_text, f);
+}
+
+// The Makefile describes the BoringSSL it links (config.mk's BSSL_DESC); a build without it
+// still names the API version.
+#ifndef TLSEDGE_BSSL_DESC
+#define TLSEDGE_BSSL_DESC "unknown build"
+#endif
+
+void bench_opts_version(FILE *f)
+{
+    fprintf(f, "tlsedge-bench %s\nBoringSSL: %s, API version %d\n", BENCH_VERSION,
+            TLSEDGE_BSSL_DESC, BORINGSSL_API_VERSION);
 }
 
 // fail_msg writes a reason into err and returns -EINVAL.
@@ -370,6 +383,7 @@ enum {
     OPT_HOST,
     OPT_DEBUG,
     OPT_HELP,
+    OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -396,6 +410,7 @@ static const struct option long_opts[] = {
     {"host", required_argument, NULL, OPT_HOST},
     {"debug", no_argument, NULL, OPT_DEBUG},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -529,6 +544,8 @@ static int parse_positional(struct bench_opts *o, int n, char **args, char *err,
                         o->mode == BENCH_MODE_IDLE ? "N and " : "");
     if (o->mode == BENCH_MODE_IDLE && parse_u64(args[1], 1, 10000000, &o->idle_n) != 0)
         return fail_msg(err, errlen, "idle: bad connection count '%s'", args[1]);
+    if (o->mode == BENCH_MODE_IDLE && o->max_ops > 0)
+        return fail_msg(err, errlen, "idle: --max does not apply (N bounds the run)");
     o->target = args[want - 1];
     if (split_target(o, o->target) != 0)
         return fail_msg(err, errlen, "bad target '%s' (HOST:PORT or [IPv6]:PORT)", o->target);
@@ -550,6 +567,8 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv, char *err, siz
     while ((c = getopt_long(argc, argv, ":c:t:d:", long_opts, NULL)) != -1) {
         if (c == OPT_HELP)
             return 1;
+        if (c == OPT_VERSION)
+            return 2;
         if (c == '?' || c == ':')
             return fail_msg(err, errlen, "unknown option or missing value: '%s'", argv[optind - 1]);
         if (c == OPT_HOST) {

@@ -68,14 +68,22 @@ struct bench_opts {
     socklen_t addrlen;
 };
 
+// BENCH_VERSION: the version --version prints (tlsedge's release it was built with).
+#define BENCH_VERSION "0.1.0"
+
 // bench_opts_parse parses argv into o (all of it: defaults first) and resolves the target.
 // Returns 0 on success, 1 when --help was asked for (the caller prints bench_opts_usage() and
-// exits 0), or -EINVAL for a usage error, with a one-line reason in err (errlen bytes, always
-// NUL-terminated). o keeps pointers into argv.
+// exits 0), 2 when --version was (the caller prints bench_opts_version()), or -EINVAL for a
+// usage error, with a one-line reason in err (errlen bytes, always NUL-terminated). o keeps
+// pointers into argv.
 int bench_opts_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t errlen);
 
 // bench_opts_usage writes the --help text to f.
 void bench_opts_usage(FILE *f);
+
+// bench_opts_version writes the --version text to f: the version, and which BoringSSL build is
+// linked (the Makefile's description of it, and its API version).
+void bench_opts_version(FILE *f);
 
 // bench_mode_name returns the mode's command-line name ("handshake", ...), a static string.
 const char *bench_mode_name(enum bench_mode m);

@@ -78,8 +78,10 @@ check "keepalive -t 2 --max 200 completes" bench ka keepalive -t 2 -c 8 --max 20
 check_eq "keepalive: 200 operations, no errors" "200 0" \
     "$(json "$T/ka.json" '"\(.ops) \(.errors_total)"')"
 check "bulk --max 10 of 1 MB completes" bench bulk bulk -c 2 --max 10 --path /size/1048576
-check "bulk: MB/s reported, at least 10 MB read" \
-    jq -e '.errors_total == 0 and .mbps > 0 and .bytes >= 10 * 1048576' "$T/bulk.json"
+# Bytes count when they arrive in the window: the (at most -c) downloads that began in the
+# warm-up brought part of theirs before it.
+check "bulk: MB/s reported, the window's bytes read" \
+    jq -e '.errors_total == 0 and .mbps > 0 and .bytes >= (.ops - 2) * 1048576' "$T/bulk.json"
 
 DEAD=$(free_port)
 "$BENCH" handshake -d 0.5 --warmup 0 --quiet "127.0.0.1:$DEAD" >"$T/dead.out" 2>&1 && rc=0 || rc=$?
