@@ -93,7 +93,7 @@ unit: $(BUILD)/unit-tests $(BUILD)/fixtures/.stamp
 	 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' $(BUILD)/unit.log; then \
 	   echo "unit: sanitizer reports found (see $(BUILD)/unit.log)"; rc=1; fi; exit $$rc
 
-integration: $(BUILD)/tlsedge $(TOOLS) $(BUILD)/fixtures/.stamp
+integration: all $(BUILD)/fixtures/.stamp
 	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) sh tests/integration/run.sh $(TESTS)
 
 # Unit then integration; both always run so one report shows everything, and the exit

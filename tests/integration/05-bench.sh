@@ -63,6 +63,10 @@ check "resume: valid JSON" jq -e "$FIELDS" "$T/res.json"
 check_eq "resume: no errors" 0 "$(json "$T/res.json" .errors_total)"
 check "resume: resumed_ratio > 0.9 ($(json "$T/res.json" .resumed_ratio))" \
     jq -e '.resumed_ratio > 0.9' "$T/res.json"
+# BoringSSL holds TLS 1.3 tickets until the server's next write; tlsedge flushes them right
+# after the handshake, so a client that only handshakes gets them without prompting.
+check_eq "resume: tlsedge sends TLS 1.3 tickets unprompted" unprompted \
+    "$(json "$T/res.json" .ticket_mode)"
 
 check "resume --tls12 --max 200 completes" bench res12 resume --tls12 --max 200
 check "resume --tls12: resumed_ratio > 0.9, TLS 1.2" \
