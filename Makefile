@@ -31,11 +31,13 @@ UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+KEYSERVER_SRC := $(wildcard tls/keyserver/*.c) tls/keyless_proto.c core/log.c core/err.c
+KEYSERVER_OBJ := $(KEYSERVER_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps run test unit integration tools fixtures bench clean format
-all: $(BUILD)/tlsedge $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
+all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -47,6 +49,10 @@ $(BUILD)/tlsedge: $(LIB_OBJ) $(MAIN_OBJ)
 # One Criterion binary holds every unit suite; it links the library objects, not main.
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS_ALL)
+
+# The keyless signer (tls/keyserver/): BoringSSL's libcrypto and pthreads only.
+$(BUILD)/tlsedge-keyserver: $(KEYSERVER_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(BSSL_LIBS) -lpthread
 
 # The load generator (bench/*.c): a standalone BoringSSL client, no tlsedge objects.
 $(BUILD)/tlsedge-bench: $(BENCH_OBJ)
@@ -87,7 +93,7 @@ unit: $(BUILD)/unit-tests $(BUILD)/fixtures/.stamp
 	 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' $(BUILD)/unit.log; then \
 	   echo "unit: sanitizer reports found (see $(BUILD)/unit.log)"; rc=1; fi; exit $$rc
 
-integration: $(BUILD)/tlsedge $(TOOLS) $(BUILD)/fixtures/.stamp
+integration: all $(BUILD)/fixtures/.stamp
 	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) sh tests/integration/run.sh $(TESTS)
 
 # Unit then integration; both always run so one report shows everything, and the exit
@@ -103,4 +109,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(KEYSERVER_OBJ:.o=.d)

@@ -15,6 +15,7 @@
 #include "net/ports.h"
 #include "net/proxy.h"
 #include "net/resolve.h"
+#include "tls/certtable.h"
 #include "tls/config.h"
 #include "tls/pool.h"
 
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
@@ -314,8 +316,65 @@ static int worker_count(const struct core_records *rec)
     return n > 256 ? 256 : (int)n;
 }
 
+static int stat_reloads = -1, stat_reload_failures = -1;
+
+static bool same_ports(const struct net_port *a, size_t na, const struct net_port *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (a[i].port != b[i].port || a[i].ssl != b[i].ssl || a[i].tr_pass != b[i].tr_pass ||
+            a[i].addrlen != b[i].addrlen || memcmp(&a[i].addr, &b[i].addr, a[i].addrlen) != 0)
+            return false;
+    return true;
+}
+
+// Rebuilds the whole snapshot from the configuration directory, off the workers, and publishes
+// it only when everything in it is valid; otherwise the current one keeps serving. Handshakes in
+// progress finish under the snapshot they started with (their SSL holds its SSL_CTX).
+static void reload(const struct options *o, const struct net_port *ports, size_t nports)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct core_err *err = calloc(1, sizeof(*err));
+    struct net_port *nports_new = calloc(MAX_PORTS, sizeof(*nports_new));
+    size_t nn = 0;
+    if (!err || !nports_new) {
+        core_log_error("reload: out of memory");
+        goto out;
+    }
+    core_err_init(err);
+    struct core_snapshot *s = build_snapshot(o->confdir, nports_new, &nn, err);
+    if (s && configure_logging(core_snapshot_records(s), o->debug_tags, err) < 0) {
+        core_snapshot_free(s);
+        s = NULL;
+    }
+    if (s && !same_ports(ports, nports, nports_new, nn))
+        core_err_warn(err, "records.config", 0,
+                      "proxy.config.http.server_ports changed: takes effect at the next start");
+    core_log_errs(err);
+    if (!s) {
+        core_stat_inc(stat_reload_failures);
+        core_log_error("reload failed with %d errors: the current configuration keeps serving",
+                       err->errors);
+        goto out;
+    }
+    const struct tls_config *tc = core_snapshot_part(s, CORE_SNAP_TLS);
+    size_t ncerts = tls_certtable_count(tc->certs);
+    uint64_t gen = core_snapshot_publish(s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    core_stat_inc(stat_reloads);
+    core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms",
+                  (unsigned long long)gen, ncerts,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+out:
+    free(nports_new);
+    free(err);
+}
+
 // Waits on the signalfd until a stop signal; the main thread is offline for RCU meanwhile.
-static void signal_loop(int sfd)
+static void signal_loop(int sfd, const struct options *o, const struct net_port *ports,
+                        size_t nports)
 {
     for (;;) {
         struct signalfd_siginfo si;
@@ -330,9 +389,8 @@ static void signal_loop(int sfd)
         }
         switch (si.ssi_signo) {
         case SIGHUP:
-            // TODO(#8): rebuild and publish a new snapshot.
-            core_log_note("reload requested (SIGHUP); configuration reload is not implemented "
-                          "yet, keeping the current configuration");
+            core_log_note("reload requested (SIGHUP)");
+            reload(o, ports, nports);
             break;
         case SIGUSR2:
             if (core_log_reopen() < 0)
@@ -365,7 +423,8 @@ static int block_signals(void)
     return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-static int serve(struct core_snapshot *snap, const struct net_port *ports, size_t nports)
+static int serve(struct core_snapshot *snap, const struct options *o, const struct net_port *ports,
+                 size_t nports)
 {
     const struct core_records *rec = core_snapshot_records(snap);
     struct core_err err;
@@ -409,7 +468,7 @@ static int serve(struct core_snapshot *snap, const struct net_port *ports, size_
     core_log_note("tlsedge %s started: %d workers%s, configuration generation %llu",
                   TLSEDGE_VERSION, nw, pin ? " (pinned)" : "",
                   (unsigned long long)core_snapshot_generation(snap));
-    signal_loop(sfd);
+    signal_loop(sfd, o, ports, nports);
     core_workers_stop(rt.workers, stop_ms);
     rcu_thread_offline();
     core_workers_join(rt.workers);
@@ -435,6 +494,8 @@ int main(int argc, char **argv)
     CRYPTO_library_init();
     tls_stats_register();
     net_http_stats_register();
+    stat_reloads = core_stat_register("proxy.process.tlsedge.reloads");
+    stat_reload_failures = core_stat_register("proxy.process.tlsedge.reload_failures");
     struct core_err *err = calloc(1, sizeof(*err));
     struct net_port ports[MAX_PORTS];
     size_t nports = 0;
@@ -462,7 +523,7 @@ int main(int argc, char **argv)
     }
     rcu_register_thread();
     core_snapshot_publish(snap);
-    int rc = serve(snap, ports, nports);
+    int rc = serve(snap, &o, ports, nports);
     rcu_unregister_thread();
     return rc;
 }

@@ -482,6 +482,24 @@ static void count_success(struct tls_conn *c)
     core_stat_inc(SSL_version(c->ssl) == TLS1_3_VERSION ? tls_stats.tls13 : tls_stats.tls12);
 }
 
+// BoringSSL keeps a TLS 1.3 server's NewSessionTicket messages until its next write (so they can
+// share a packet with the first response). A client that speaks first, or only handshakes, would
+// never see them, and they would sit in memory on idle connections: a zero-length write flushes
+// them now.
+static void flush_tickets(struct tls_conn *c)
+{
+    if (SSL_version(c->ssl) != TLS1_3_VERSION)
+        return;
+    ERR_clear_error();
+    int n = SSL_write(c->ssl, "", 0);
+    if (n < 0) {
+        int e = SSL_get_error(c->ssl, n);
+        CORE_DEBUG("ssl", "[%llu] ticket flush: %s", (unsigned long long)c->id,
+                   e == SSL_ERROR_WANT_WRITE ? "socket full, sent with the next write" : "error");
+    }
+    ERR_clear_error();
+}
+
 static enum tls_step do_handshake(struct tls_conn *c)
 {
     ERR_clear_error();
@@ -489,6 +507,7 @@ static enum tls_step do_handshake(struct tls_conn *c)
     if (r == 1) {
         set_state(c, TLS_CONN_ESTABLISHED);
         count_success(c);
+        flush_tickets(c);
         if (c->trace || core_log_debug_on("ssl")) {
             char d[128];
             tls_conn_describe(c, d, sizeof(d));

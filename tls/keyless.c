@@ -51,6 +51,7 @@ struct kl_conn {
     uint32_t next_id;
     uint64_t backoff_ms;
     struct core_timer retry;
+    struct core_msg free_msg;
     struct kl_conn *next;
 };
 
@@ -315,6 +316,28 @@ void tls_keyless_start(struct tls_keyop *op)
     }
     if (kc->state == KL_UP && (rc = conn_flush(kc)) < 0)
         conn_fail(kc, rc);
+}
+
+static void conn_free(struct core_msg *m)
+{
+    struct kl_conn *kc = caa_container_of(m, struct kl_conn, free_msg);
+    free(kc->wbuf);
+    free(kc);
+}
+
+void tls_keyless_thread_fini(void)
+{
+    while (conns) {
+        struct kl_conn *kc = conns;
+        conns = kc->next;
+        if (kc->fd >= 0 || kc->inflight)
+            conn_fail(kc, -ESHUTDOWN);
+        core_timer_disarm(core_worker_wheel(kc->t), &kc->retry);
+        // An event for this connection may still be queued in this loop iteration.
+        kc->state = KL_BACKOFF;
+        kc->free_msg.fn = conn_free;
+        core_worker_defer(kc->t, &kc->free_msg);
+    }
 }
 
 static int parse_unix(struct tls_keyref *key, const char *path)

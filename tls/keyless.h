@@ -15,6 +15,10 @@ struct tls_keyref;
 // (tls_keyop_finish) later on this thread, or at once when the signer cannot be reached.
 void tls_keyless_start(struct tls_keyop *op);
 
+// tls_keyless_thread_fini closes and frees the calling pool thread's signer connections,
+// failing what is still in flight. Pool thread, when the pool stops.
+void tls_keyless_thread_fini(void);
+
 // tls_keyless_parse fills key's address and name from uri, "keyless://HOST:PORT" (HOST a name,
 // an IPv4 address or a bracketed IPv6 address; names are resolved now) or "keyless:unix:PATH".
 // Returns 0 or -EINVAL with the reason in err (file, line). Main thread (may block in DNS).

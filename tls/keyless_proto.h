@@ -30,8 +30,9 @@
 // a well-framed request the signer cannot serve (unknown op, key or sigalg, a digest of the
 // wrong length) is answered with a status under its id, and the connection goes on.
 //
-// Everything here is pure and stateless: any thread may call it, no RCU context is needed, and
-// nothing is allocated. The codec itself uses only libc; tls_keyless_key_id() uses BoringSSL.
+// Everything here is pure and stateless: any thread may call it and no RCU context is needed.
+// The codec uses only libc and allocates nothing; tls_keyless_key_id() uses BoringSSL (and a
+// transient heap buffer).
 #ifndef TLSEDGE_TLS_KEYLESS_PROTO_H
 #define TLSEDGE_TLS_KEYLESS_PROTO_H
 
@@ -127,16 +128,17 @@ int tls_keyless_reply_encode(const struct tls_keyless_reply *r, uint8_t *out, si
 // only when a whole frame is returned). Returns the size of that frame, length prefix included
 // (> 0: the caller drops that many bytes and calls again for the next frame); 0 when buf holds
 // a valid prefix of a frame and more bytes are needed; or -EBADMSG when the frame is malformed:
-// a length of 0 or over TLS_KEYLESS_FRAME_MAX, a version other than TLS_KEYLESS_VERSION, a
+// a length under 42 or over TLS_KEYLESS_FRAME_MAX, a version other than TLS_KEYLESS_VERSION, a
 // digest_len over TLS_KEYLESS_DIGEST_MAX, or a length other than 42 + digest_len. A violation is
-// reported as soon as the bytes that show it have arrived (the length at 4 bytes, the rest once
-// the 42-byte head is in), so a peer cannot make the caller wait for a frame that is already bad.
+// reported as soon as the bytes that show it have arrived, so a peer cannot make the caller wait
+// for a frame that is already bad.
 // After -EBADMSG the connection must be closed. Unknown op or sigalg values are not framing
-// errors: they are decoded as received.
+// errors: they are decoded as received. The frame's first 5 bytes decide the length and the
+// version checks; the first 46 the digest_len checks.
 int tls_keyless_request_decode(const uint8_t *buf, size_t len, struct tls_keyless_request *r);
 
-// tls_keyless_reply_decode is tls_keyless_request_decode for replies: -EBADMSG for a length of 0
-// or over TLS_KEYLESS_FRAME_MAX, a bad version, a sig_len over TLS_KEYLESS_SIG_MAX, a length
+// tls_keyless_reply_decode is tls_keyless_request_decode for replies: -EBADMSG for a length under
+// 8 or over TLS_KEYLESS_FRAME_MAX, a bad version, a sig_len over TLS_KEYLESS_SIG_MAX, a length
 // other than 8 + sig_len, or a sig_len other than 0 with a status other than OK. Any status
 // value is decoded as received; the requester treats every one but OK as a failed request.
 int tls_keyless_reply_decode(const uint8_t *buf, size_t len, struct tls_keyless_reply *r);

@@ -2,6 +2,7 @@
 // tls/pool.c: the handshake pool threads and the in-flight bound (see tls/pool.h).
 #include "tls/pool.h"
 #include "core/worker.h"
+#include "tls/keyless.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -12,6 +13,11 @@ static int nthreads;
 static size_t limit;
 static _Atomic size_t inflight;
 
+static void pool_thread_stop(struct core_worker *w, void *arg)
+{
+    tls_keyless_thread_fini();
+}
+
 int tls_pool_start(int n, size_t queue_max)
 {
     if (n <= 0)
@@ -19,7 +25,7 @@ int tls_pool_start(int n, size_t queue_max)
     pool = core_workers_new(n, false, "hs");
     if (!pool)
         return -errno;
-    int rc = core_workers_start(pool, NULL, NULL, NULL);
+    int rc = core_workers_start(pool, NULL, pool_thread_stop, NULL);
     if (rc < 0) {
         core_workers_free(pool);
         pool = NULL;

@@ -63,6 +63,10 @@ check "resume: valid JSON" jq -e "$FIELDS" "$T/res.json"
 check_eq "resume: no errors" 0 "$(json "$T/res.json" .errors_total)"
 check "resume: resumed_ratio > 0.9 ($(json "$T/res.json" .resumed_ratio))" \
     jq -e '.resumed_ratio > 0.9' "$T/res.json"
+# BoringSSL holds TLS 1.3 tickets until the server's next write; tlsedge flushes them right
+# after the handshake, so a client that only handshakes gets them without prompting.
+check_eq "resume: tlsedge sends TLS 1.3 tickets unprompted" unprompted \
+    "$(json "$T/res.json" .ticket_mode)"
 
 check "resume --tls12 --max 200 completes" bench res12 resume --tls12 --max 200
 check "resume --tls12: resumed_ratio > 0.9, TLS 1.2" \
@@ -78,8 +82,10 @@ check "keepalive -t 2 --max 200 completes" bench ka keepalive -t 2 -c 8 --max 20
 check_eq "keepalive: 200 operations, no errors" "200 0" \
     "$(json "$T/ka.json" '"\(.ops) \(.errors_total)"')"
 check "bulk --max 10 of 1 MB completes" bench bulk bulk -c 2 --max 10 --path /size/1048576
-check "bulk: MB/s reported, at least 10 MB read" \
-    jq -e '.errors_total == 0 and .mbps > 0 and .bytes >= 10 * 1048576' "$T/bulk.json"
+# Bytes count when they arrive in the window: the (at most -c) downloads that began in the
+# warm-up brought part of theirs before it.
+check "bulk: MB/s reported, the window's bytes read" \
+    jq -e '.errors_total == 0 and .mbps > 0 and .bytes >= (.ops - 2) * 1048576' "$T/bulk.json"
 
 DEAD=$(free_port)
 "$BENCH" handshake -d 0.5 --warmup 0 --quiet "127.0.0.1:$DEAD" >"$T/dead.out" 2>&1 && rc=0 || rc=$?

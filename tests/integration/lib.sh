@@ -17,6 +17,8 @@ PIDS=""
 PASSED=0
 FAILED=0
 TEST_NAME=$(basename "$0" .sh)
+# SANITIZED: non-empty for sanitizer builds, whose allocator quarantine makes RSS meaningless.
+case "$BUILD" in */san-*) SANITIZED=1 ;; *) SANITIZED="" ;; esac
 
 cleanup() {
     rc=$?
@@ -33,10 +35,11 @@ cleanup() {
             tail -n 40 "$f"
         done
     fi
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 
+skip() { echo "  skip $*"; }
 pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
 
