@@ -53,6 +53,12 @@ BEGIN {
     nserv = split("tlsedge nginx haproxy", order, " ")
     name["tlsedge"] = "tlsedge"; name["nginx"] = "nginx"; name["haproxy"] = "HAProxy"
     color["tlsedge"] = "#1f6fb4"; color["nginx"] = "#2e9e48"; color["haproxy"] = "#e8831a"
+    short1["full-ecdsa"] = "Full handshake"; short2["full-ecdsa"] = "ECDSA P-256"
+    short1["full-rsa"] = "Full handshake"; short2["full-rsa"] = "RSA-2048"
+    short1["resumed"] = "Resumed"; short2["resumed"] = "handshake (ticket)"
+    short1["request"] = "Request per"; short2["request"] = "connection"
+    short1["keepalive"] = "Keep-alive"; short2["keepalive"] = "requests"
+    short1["bulk"] = "Bulk 1 MB"; short2["bulk"] = "responses"
 }
 {
     sc = $1
@@ -64,8 +70,8 @@ BEGIN {
     pc[sc, $4] = $11; pclo[sc, $4] = $12; pchi[sc, $4] = $13
 }
 END {
-    W = 1100; H = 600
-    px0 = 90; px1 = idle ? 850 : W - 30; py0 = 130; py1 = 470; ph = py1 - py0
+    W = 1200; H = 600
+    px0 = 90; px1 = idle ? 950 : W - 30; py0 = 130; py1 = 470; ph = py1 - py0
     printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n", W, H, W, H
     print "<style>text{fill:#222} .t{font-size:20px;font-weight:bold} .st{font-size:12px;fill:#555}"
     print " .ax{font-size:12px} .v{font-size:11px;text-anchor:middle} .g{font-size:12px;text-anchor:middle}"
@@ -100,10 +106,13 @@ END {
         }
         cx = px0 + (j - 0.5) * gw
         bars(cx, gw, best, py1, ph, val, lo, hi, lab)
-        # the label under the group, split in two lines at ", " or " ("
-        l1 = label[sc]; l2 = ""
-        if ((p = index(l1, ", ")) > 0) { l2 = substr(l1, p + 2); l1 = substr(l1, 1, p - 1) }
-        else if ((p = index(l1, " (")) > 0) { l2 = substr(l1, p + 1); l1 = substr(l1, 1, p - 1) }
+        # the label under the group: a short two-line name, else the report's label split in two
+        if (sc in short1) { l1 = short1[sc]; l2 = short2[sc] }
+        else {
+            l1 = label[sc]; l2 = ""
+            if ((p = index(l1, ", ")) > 0) { l2 = substr(l1, p + 2); l1 = substr(l1, 1, p - 1) }
+            else if ((p = index(l1, " (")) > 0) { l2 = substr(l1, p + 1); l1 = substr(l1, 1, p - 1) }
+        }
         text(cx, py1 + 18, l1, "class=\"g\"")
         if (l2 != "") text(cx, py1 + 33, l2, "class=\"g\"")
         text(cx, py1 + 50, unit[sc] " per core", "class=\"u\"")
@@ -111,7 +120,7 @@ END {
     text((px0 + px1) / 2, py1 + 80, "scenario (numbers on bars: per-core rate in the unit under each group)", "class=\"ax\" text-anchor=\"middle\"")
 
     if (idle) {
-        ix0 = 930; ix1 = W - 30
+        ix0 = 1030; ix1 = W - 30
         top = 0
         for (i = 1; i <= nserv; i++) {
             s = order[i]
