@@ -39,7 +39,7 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test unit integration tools fixtures bench clean format
+.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format
 all: $(BUILD)/tlsedge $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
 
 # Every object may include BoringSSL's headers: they wait for the BoringSSL build.
@@ -94,8 +94,12 @@ $(BSSL_STAMP): $(BSSL_CACHE_STAMP)
 $(BSSL_CACHE_STAMP): ;
 endif
 
+# `make tlsedge` builds only the executable (quietly when it is up to date).
+tlsedge: $(BUILD)/tlsedge
+	@:
+
 run: deps
-	@$(MAKE) --no-print-directory $(BUILD)/tlsedge
+	@$(MAKE) --no-print-directory tlsedge
 	$(BUILD)/tlsedge $(ARGS)
 
 # Certificates and keys for the tests are made at test time (never committed).
