@@ -88,7 +88,7 @@ $(BSSL_STAMP): $(BSSL_CACHE_STAMP)
 	@if [ -z "$(BSSL_VERSION)" ]; then \
 	   echo "android-libboringssl is not installed: run 'make deps' first" >&2; exit 1; fi
 	@sh tests/fixtures/boringssl.sh $(BSSL_ROOT)
-	@rm -f build/deps/boringssl-*.stamp && touch $@
+	@rm -f $(dir $(BSSL_STAMP))boringssl-*.stamp && touch $@
 
 # Missing (first build, new version, cache removed): the rule above builds it.
 $(BSSL_CACHE_STAMP): ;
