@@ -6,13 +6,18 @@ SHELL := /bin/bash
 
 comma := ,
 SAN ?=
+# build/, build/san-address-undefined/, build/system/, ...: one directory per variant, so
+# switching SAN or BORINGSSL never mixes objects. BoringSSL itself is built once, outside them.
+variant := $(if $(SAN),san-$(subst $(comma),-,$(SAN)))
+ifeq ($(BORINGSSL),system)
+variant := $(if $(variant),$(variant)-)system
+endif
+BUILD ?= build$(if $(variant),/$(variant))
 ifneq ($(SAN),)
-BUILD ?= build/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 # The sanitizers bring their own allocator; jemalloc would hide use-after-free from ASan.
 MALLOC_LIBS :=
 else
-BUILD ?= build
 SANFLAGS :=
 MALLOC_LIBS := $(JEMALLOC_LIBS)
 endif
@@ -36,10 +41,11 @@ KEYSERVER_OBJ := $(KEYSERVER_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test unit integration tools fixtures bench clean format
+.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format
 all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
 
-$(BUILD)/obj/%.o: %.c
+# Every object may include BoringSSL's headers: they wait for the BoringSSL build.
+$(BUILD)/obj/%.o: %.c $(BSSL_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -47,8 +53,11 @@ $(BUILD)/tlsedge: $(LIB_OBJ) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # One Criterion binary holds every unit suite; it links the library objects, not main.
+# libcriterion pulls in OpenSSL 3's libcrypto (through libgit2 and libssh2); BoringSSL's symbols
+# are unversioned, so this binary must not export them (--exclude-libs) or OpenSSL's callers
+# would bind to them.
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
-	$(CC) $(SANFLAGS) -o $@ $^ $(CRITERION_LIBS) $(LDLIBS_ALL)
+	$(CC) $(SANFLAGS) -Wl,--exclude-libs,ALL -o $@ $^ $(CRITERION_LIBS) $(LDLIBS_ALL)
 
 # The keyless signer (tls/keyserver/): BoringSSL's libcrypto and pthreads only.
 $(BUILD)/tlsedge-keyserver: $(KEYSERVER_OBJ)
@@ -59,20 +68,44 @@ $(BUILD)/tlsedge-bench: $(BENCH_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(BSSL_LIBS) -lpthread -lm
 
 # tlsedge against nginx and HAProxy, side by side on pinned CPUs (not part of `make test`).
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	bash bench/compare.sh $(BENCH_ARGS)
 
 # Test tools (origin servers, raw clients) are standalone programs used by integration tests.
-$(BUILD)/tools/%: tests/tools/%.c
+$(BUILD)/tools/%: tests/tools/%.c $(BSSL_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BSSL_LIBS) -lpthread
 
 tools: $(TOOLS)
 
+# Debian packages, then (BORINGSSL=source) the BoringSSL build: silent when both are there.
 deps:
 	@sh tests/fixtures/deps.sh $(DEB_PACKAGES)
+ifeq ($(BORINGSSL),source)
+	@sh tests/fixtures/boringssl.sh $(BSSL_ROOT)
+endif
 
-run: deps $(BUILD)/tlsedge
+ifeq ($(BORINGSSL),source)
+# The script does nothing when the cached build exists, and builds it otherwise (about 2 minutes,
+# once per Debian version for every clone). BSSL_VERSION was read when make started: targets
+# that run `deps` first build in a sub-make, which reads it again.
+$(BSSL_STAMP): $(BSSL_CACHE_STAMP)
+	@if [ -z "$(BSSL_VERSION)" ]; then \
+	   echo "android-libboringssl is not installed: run 'make deps' first" >&2; exit 1; fi
+	@sh tests/fixtures/boringssl.sh $(BSSL_ROOT)
+	@rm -f $(dir $(BSSL_STAMP))boringssl-*.stamp && touch $@
+
+# Missing (first build, new version, cache removed): the rule above builds it.
+$(BSSL_CACHE_STAMP): ;
+endif
+
+# `make tlsedge` builds only the executable (quietly when it is up to date).
+tlsedge: $(BUILD)/tlsedge
+	@:
+
+run: deps
+	@$(MAKE) --no-print-directory tlsedge
 	$(BUILD)/tlsedge $(ARGS)
 
 # Certificates and keys for the tests are made at test time (never committed).

@@ -1,17 +1,40 @@
 # config.mk: toolchain, flags, and where each dependency lives.
-# This is the only file that knows BoringSSL's location (the bench issue points it at a
-# production build; see README "BoringSSL").
+# This is the only file that knows BoringSSL's location (see README "BoringSSL").
 
 CC ?= cc
 
-# BoringSSL: Debian's android-libboringssl-dev (compiled with OPENSSL_SMALL; slower P-256).
-BORINGSSL ?= system
-ifeq ($(BORINGSSL),system)
+# BoringSSL (README "BoringSSL"):
+#   BORINGSSL=source (default): Debian's source package android-platform-external-boringssl, at
+#     the version of the installed android-libboringssl, built with production flags (no
+#     OPENSSL_SMALL) by tests/fixtures/boringssl.sh into a per-version cache shared by every
+#     clone and every BUILD directory; build/deps/boringssl points at it. Linked statically.
+#   BORINGSSL=system: Debian's android-libboringssl-dev as packaged (OPENSSL_SMALL: ECDSA P-256
+#     3-4x slower), linked dynamically.
+BORINGSSL ?= source
+ifeq ($(BORINGSSL),source)
+BSSL_ROOT := build/deps/boringssl
+# "ii VERSION" when installed; empty before `make deps` installed it.
+bssl_st := $(shell dpkg-query -W -f='$${db:Status-Abbrev}$${source:Version}' android-libboringssl 2>/dev/null)
+BSSL_VERSION := $(if $(filter ii,$(word 1,$(bssl_st))),$(word 2,$(bssl_st)))
+bssl_key := $(subst :,_,$(BSSL_VERSION))
+# The cached build is complete exactly when BSSL_CACHE_STAMP exists (the script writes it last).
+# BSSL_STAMP, in this clone, is touched when this clone starts using that build: objects depend
+# on it, so a new version (or a rebuilt cache) recompiles them.
+BSSL_CACHE_STAMP := $(BSSL_ROOT)/.stamp-$(bssl_key)
+BSSL_STAMP := build/deps/boringssl-$(bssl_key).stamp
+BSSL_CFLAGS := -isystem $(BSSL_ROOT)/include
+BSSL_LIBS := $(BSSL_ROOT)/lib/libssl.a $(BSSL_ROOT)/lib/libcrypto.a -lstdc++ -lpthread
+BSSL_DESC := Debian android-platform-external-boringssl $(BSSL_VERSION) built from source \
+	(static, no OPENSSL_SMALL)
+else ifeq ($(BORINGSSL),system)
 BSSL_INC := /usr/include/android
 BSSL_LIBDIR := /usr/lib/x86_64-linux-gnu/android
+BSSL_STAMP :=
 BSSL_CFLAGS := -isystem $(BSSL_INC)
 BSSL_LIBS := -L$(BSSL_LIBDIR) -Wl,-rpath,$(BSSL_LIBDIR) -lssl -lcrypto
 BSSL_DESC := system android-libboringssl ($(BSSL_LIBDIR), OPENSSL_SMALL)
+else
+$(error BORINGSSL must be source or system, not '$(BORINGSSL)')
 endif
 
 URCU_CFLAGS := -I/usr/include/x86_64-linux-gnu
@@ -21,8 +44,11 @@ JEMALLOC_LIBS := -ljemalloc
 CRITERION_LIBS := -lcriterion
 
 # Debian packages that the build, `make run` and `make test` need (installed by `make deps`).
+# BORINGSSL=source also uses g++, xz-utils and patch (tests/fixtures/boringssl.sh); the
+# installed android-libboringssl's version names the source it builds.
 DEB_PACKAGES := build-essential android-libboringssl-dev liburcu-dev libjemalloc-dev \
-	libcriterion-dev libyaml-dev openssl curl procps iproute2 jq
+	libcriterion-dev libyaml-dev openssl curl procps iproute2 jq \
+	g++ xz-utils patch
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \

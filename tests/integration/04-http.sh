@@ -146,10 +146,19 @@ CONFIG proxy.config.exec_thread.limit INT 1
 CONFIG proxy.config.http.keep_alive_no_activity_timeout_in INT 1
 CONFIG proxy.config.http.transaction_no_activity_timeout_in INT 1
 CONFIG proxy.config.url_remap.pristine_host_hdr INT 1
+CONFIG proxy.config.http.connect_attempts_timeout INT 1
 CFG
 )
-echo "map http://plain.test/ http://127.0.0.1:$O/" >"$to/remap.config"
+BH=$(free_port)
+spawn blackhole "$TOOLS/blackhole" "$BH" 120
+wait_port "$BH" 10
+printf 'map http://plain.test/ http://127.0.0.1:%s/\nmap http://hole.test/ http://127.0.0.1:%s/\n' \
+    "$O" "$BH" >"$to/remap.config"
 start_tlsedge to "$HP3" -C "$to"
+check_eq "an origin that never accepts the connection gets 504 (connect_attempts_timeout 1 s)" \
+    504 "$(code -H 'Host: hole.test' http://127.0.0.1:$HP3/)"
+check_contains "the connect timeout is logged with client and origin" "$T/to.log" \
+    "origin 127\.0\.0\.1:$BH for client 127\.0\.0\.1:[0-9]+: connect timed out"
 check "pristine_host_hdr keeps the client's Host" sh -c \
     "curl -s --max-time 5 -H 'Host: plain.test' http://127.0.0.1:$HP3/headers | grep -q '^Host: plain.test'"
 # closed_after PRINTF-FORMAT: ms until tlsedge closes a connection that sent these bytes.

@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,12 @@ Test(core_snapshot, publish_and_free_under_concurrent_readers, .timeout = 30)
     core_snapshot_publish(make(1));
     for (int i = 0; i < READERS; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, reader, NULL), 0);
+    // Publish only once the readers run, so the test always races them (on a busy machine the
+    // threads may start late).
+    rcu_thread_offline();
+    while (atomic_load(&reads) < 100)
+        sched_yield();
+    rcu_thread_online();
     for (uint64_t v = 2; v <= PUBLICATIONS; v++) {
         uint64_t gen = core_snapshot_publish(make(v));
         cr_assert_eq(gen, v);
