@@ -15,7 +15,8 @@
 #                              [--idle-conns N] [--out DIR] [--keep]
 # (`make bench BENCH_ARGS="--quick"`). Environment: BENCH_QUICK=1, BENCH_ONLY, BENCH_ROUNDS,
 # BENCH_DURATION, BENCH_WARMUP, BENCH_IDLE_CONNS, BENCH_OUT, BUILD (default build), BSSL (the
-# `bssl` tool for the crypto ceiling; default $BUILD/deps/boringssl/bin/bssl).
+# `bssl` tool for the crypto ceiling; default build/deps/boringssl/bin/bssl). For another build
+# variant: BUILD=build/system bash bench/compare.sh.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +26,7 @@ case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
 TLSEDGE=$BUILD/tlsedge
 BENCHBIN=$BUILD/tlsedge-bench
 ORIGIN=$BUILD/tools/origin
-BSSL=${BSSL:-$BUILD/deps/boringssl/bin/bssl}
+BSSL=${BSSL:-$TOP/build/deps/boringssl/bin/bssl} # BoringSSL is built once, outside the variants
 
 ALL_SCENARIOS="full-ecdsa full-rsa resumed request keepalive bulk idle"
 SERVERS="tlsedge nginx haproxy"
@@ -107,8 +108,14 @@ NOFILE=$(ulimit -n)
 [ "$NOFILE" -gt 262144 ] && NOFILE=262144
 [ "$NOFILE" -ge $((IDLE_CONNS + 200)) ] ||
     die "ulimit -n is $NOFILE: $IDLE_CONNS idle connections need more (lower --idle-conns)"
-MAXCONN=$(((NOFILE - 100) / 2)) # HAProxy budgets two descriptors per connection
-[ "$MAXCONN" -gt $((IDLE_CONNS + 100)) ] || MAXCONN=$((IDLE_CONNS + 100))
+# HAProxy budgets two descriptors per connection (client and server side) and by default refuses
+# to start when the limit is below that; the idle scenario needs one per connection.
+MAXCONN=$(((NOFILE - 100) / 2))
+HAPROXY_LIMITS=""
+if [ "$MAXCONN" -lt $((IDLE_CONNS + 500)) ]; then
+    MAXCONN=$((IDLE_CONNS + 500))
+    HAPROXY_LIMITS="    no strict-limits"
+fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tlsedge-compare.XXXXXX")
 PIDS=""
@@ -192,8 +199,8 @@ start_origin() {
 start_tlsedge() {
     local d=$T/tlsedge
     mkdir -p "$d/log"
-    PORT_tlsedge_ecdsa=$(free_port)
-    PORT_tlsedge_rsa=$(free_port)
+    PORT_tlsedge_ecdsa=${PORT_tlsedge_ecdsa:-$(free_port)} # kept across a restart
+    PORT_tlsedge_rsa=${PORT_tlsedge_rsa:-$(free_port)} # kept across a restart
     cat >"$d/records.config" <<EOF
 CONFIG proxy.config.http.server_ports STRING $PORT_tlsedge_ecdsa:ssl:ip-in=127.0.0.1 $PORT_tlsedge_rsa:ssl:ip-in=127.0.0.1
 CONFIG proxy.config.exec_thread.limit INT 1
@@ -232,8 +239,8 @@ EOF
 start_nginx() {
     local d=$T/nginx
     mkdir -p "$d/logs" "$d/tmp"
-    PORT_nginx_ecdsa=$(free_port)
-    PORT_nginx_rsa=$(free_port)
+    PORT_nginx_ecdsa=${PORT_nginx_ecdsa:-$(free_port)} # kept across a restart
+    PORT_nginx_rsa=${PORT_nginx_rsa:-$(free_port)} # kept across a restart
     cat >"$d/nginx.conf" <<EOF
 worker_processes 1;
 worker_cpu_affinity 01;
@@ -292,14 +299,14 @@ EOF
 start_haproxy() {
     local d=$T/haproxy
     mkdir -p "$d"
-    PORT_haproxy_ecdsa=$(free_port)
-    PORT_haproxy_rsa=$(free_port)
+    PORT_haproxy_ecdsa=${PORT_haproxy_ecdsa:-$(free_port)} # kept across a restart
+    PORT_haproxy_rsa=${PORT_haproxy_rsa:-$(free_port)} # kept across a restart
     cat >"$d/haproxy.cfg" <<EOF
 global
     nbthread 1
     cpu-map 1/1 $SERVER_CPU
     maxconn $MAXCONN
-    ulimit-n $NOFILE
+$HAPROXY_LIMITS
     ssl-default-bind-options ssl-min-ver TLSv1.3
     ssl-default-bind-ciphersuites $SUITE
     ssl-default-bind-curves $GROUP
@@ -329,6 +336,26 @@ EOF
     WPID_haproxy=$LAST_PID
     wait_port "$PORT_haproxy_ecdsa" && wait_port "$PORT_haproxy_rsa" ||
         { cat "$T/haproxy.log" >&2; die "haproxy did not start"; }
+}
+
+# stop_pid PID: stops one process this script started (TERM, then KILL after 5 s) and forgets it.
+stop_pid() {
+    local p=$1
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    PIDS=$(sed "s/ $p\b//" <<<"$PIDS")
+}
+
+# restart_server SERVER: a fresh process on the same ports (idle memory is measured from a fresh
+# process, since allocators keep freed memory: a second round would see almost no RSS growth).
+restart_server() {
+    local pid
+    eval "pid=\$PID_$1"
+    stop_pid "$pid"
+    "start_$1"
+    preflight "$1" # also makes the first handshakes, so lazy initialisation is not counted
 }
 
 # preflight SERVER: through curl with CA verification: the right certificate on each port and a
@@ -421,6 +448,7 @@ scenario_info() { # SCEN: sets MODE PORTKIND SNI SIGALG METRIC UNIT LABEL CONNS 
 run_one() {
     local scen=$1 s=$2 round=$3 port spid wpid out=$T/run.json err=$T/run.err
     scenario_info "$scen"
+    [ "$MODE" = idle ] && restart_server "$s"
     eval "port=\$PORT_${s}_${PORTKIND} spid=\$PID_${s} wpid=\$WPID_${s}"
     local pids=("$spid")
     [ "$wpid" != "$spid" ] && pids+=("$wpid")
@@ -544,6 +572,9 @@ ceiling() {
     CEIL_NOTE="ceiling (\`bssl speed\` on CPU $SERVER_CPU, ${BSSL#$TOP/}): ECDSA P-256 sign $SP_ECDSA/s, RSA-2048 sign $SP_RSA/s, X25519 keygen $SP_XB/s, X25519 shared $SP_XA/s → 1 / (t_sign + t_keygen + t_shared) = $CEIL_ECDSA ECDSA and $CEIL_RSA RSA full handshakes/s"
 }
 
+tlsedge_small() { # true when tlsedge links an OPENSSL_SMALL BoringSSL ("no OPENSSL_SMALL" is not)
+    case "$V_TLSEDGE" in *"no OPENSSL_SMALL"*) return 1 ;; *OPENSSL_SMALL*) return 0 ;; *) return 1 ;; esac
+}
 versions() {
     V_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
     V_CPU=$(lscpu | sed -n 's/^Model name: *//p' | sed -n 1p)
@@ -554,9 +585,12 @@ versions() {
     V_HAPROXY=$("$HAPROXY" -v | sed -n 1p | awk '{print "HAProxy " $3}')
     V_HAPROXY_SSL=$("$HAPROXY" -vv | sed -n 's/^Running on OpenSSL version : //p')
     V_TLSEDGE=$("$TLSEDGE" --version | tr '\n' ' ' | sed 's/ *$//')
-    V_BENCH=$("$BENCHBIN" --version 2>/dev/null | sed -n 1p || true)
-    case "$V_TLSEDGE" in *OPENSSL_SMALL*) V_BSSL_KIND="Debian's android-libboringssl (OPENSSL_SMALL: P-256 without its assembly and tables)" ;;
-    *) V_BSSL_KIND="production BoringSSL build" ;; esac
+    V_BENCH=$("$BENCHBIN" --version 2>/dev/null | tr '\n' ' ' | sed 's/ *$//' || true)
+    if tlsedge_small; then
+        V_BSSL_KIND="Debian's android-libboringssl (OPENSSL_SMALL: P-256 without its assembly and tables)"
+    else
+        V_BSSL_KIND="BoringSSL built from source (no OPENSSL_SMALL)"
+    fi
 }
 
 # ---- main ----
@@ -568,9 +602,10 @@ log "tlsedge: $V_TLSEDGE"
 log "scenarios: $SCENARIOS; $ROUNDS round(s), -d $DURATION --warmup $WARMUP, idle $IDLE_CONNS connections"
 ceiling
 log "$CEIL_NOTE"
-case "$V_TLSEDGE" in *OPENSSL_SMALL*) [ -n "$CEIL_ECDSA" ] &&
-    NOTES="${NOTES}- The ceiling is measured with ${BSSL#$TOP/}, but this tlsedge links Debian's OPENSSL_SMALL build: the ECDSA share overstates how far tlsedge is from its own library's limit."$'\n' ;;
-esac
+[ -n "$HAPROXY_LIMITS" ] && NOTES="${NOTES}- \`ulimit -n\` is $NOFILE (a hard limit this machine does not let root raise): HAProxy runs with \`maxconn $MAXCONN\` and \`no strict-limits\`, below its two-descriptors-per-connection budget; the idle scenario needs only one per connection."$'\n'
+if tlsedge_small && [ -n "$CEIL_ECDSA" ]; then
+    NOTES="${NOTES}- The ceiling is measured with ${BSSL#$TOP/}, but this tlsedge links Debian's OPENSSL_SMALL build: the ECDSA share overstates how far tlsedge is from its own library's limit."$'\n'
+fi
 mk_certs
 start_origin
 start_tlsedge
@@ -621,9 +656,10 @@ awk -F'\t' -v title="tlsedge, nginx and HAProxy: rate per 100 % of one server co
     -f "$TOP/bench/svg.awk" "$SUMMARY" >"$OUT/latest.svg"
 
 # Suspicious: the client's core saturated before the server's.
-CLIENT_BOUND=$(jq -rs '[.[] | select(.scenario != "idle" and .server_cpu != null and .server_cpu < 90
-        and ((.client_cpu // 0) >= 90 or (.cpu1_busy // 0) >= 90))
-    | "\(.scenario)/\(.server) #\(.round) (server \(.server_cpu | floor) %, client \(.client_cpu // 0 | floor) %, CPU 1 \(.cpu1_busy | floor) %)"] | join(", ")' "$RUNS")
+CLIENT_BOUND=$(jq -rs --argjson rounds "$ROUNDS" '[.[] | select(.scenario != "idle" and .server_cpu != null and .server_cpu < 90
+        and ((.client_cpu // 0) >= 90 or (.cpu1_busy // 0) >= 90))] | group_by([.scenario, .server])
+    | map("\(.[0].scenario)/\(.[0].server) (\(length) of \($rounds) rounds; server \(map(.server_cpu) | min | floor)-\(map(.server_cpu) | max | floor) %, client \(map(.client_cpu // 0) | max | floor) %, CPU 1 \(map(.cpu1_busy) | max | floor) %)")
+    | join("; ")' "$RUNS")
 NOISY=$(jq -rs '[.[] | select(.scenario != "idle" and (.cpu0_other // 0) > 20)
     | "\(.scenario)/\(.server) #\(.round) (\(.cpu0_other | floor) %)"] | join(", ")' "$RUNS")
 [ -n "$NOISY" ] && NOTES="${NOTES}- Runs where more than 20 % of CPU 0 went to something other than the server process (other processes on a shared machine, or network softirq work not charged to the server): $NOISY."$'\n'
@@ -636,6 +672,7 @@ NOISY=$(jq -rs '[.[] | select(.scenario != "idle" and (.cpu0_other // 0) > 20)
     echo "- Date: $V_DATE"
     echo "- Machine: $V_CPU, $V_CORES cores (\`lscpu\`), Linux $V_KERNEL; servers pinned to CPU $SERVER_CPU (one worker each), load client and origin on CPU $CLIENT_CPU"
     echo "- tlsedge: $V_TLSEDGE"
+    echo "- Load client: ${V_BENCH:-tlsedge-bench}"
     echo "- nginx: $V_NGINX, $V_NGINX_SSL; HAProxy: $V_HAPROXY, $V_HAPROXY_SSL"
     echo "- Command: \`$CMDLINE\` ($ROUNDS round(s) of each server, alternating; \`-d $DURATION --warmup $WARMUP\`; idle: $IDLE_CONNS connections; measured in ${ELAPSED}s)"
     echo "- TLS everywhere: TLS 1.3, X25519, $SUITE (checked in every run), session tickets on, HTTP/1.1; each proxy opens one origin connection per request"
