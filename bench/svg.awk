@@ -71,12 +71,12 @@ BEGIN {
 }
 END {
     W = 1200; H = 600
-    px0 = 90; px1 = idle ? 950 : W - 30; py0 = 130; py1 = 470; ph = py1 - py0
+    px0 = 90; px1 = idle ? 950 : W - 30; py0 = 145; py1 = 470; ph = py1 - py0
     printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n", W, H, W, H
     print "<style>text{fill:#222} .t{font-size:20px;font-weight:bold} .st{font-size:12px;fill:#555}"
     print " .ax{font-size:12px} .v{font-size:11px;text-anchor:middle} .g{font-size:12px;text-anchor:middle}"
     print " .u{font-size:11px;fill:#555;text-anchor:middle} .grid{stroke:#ddd;stroke-width:1}"
-    print " .base{stroke:#444;stroke-width:1.2} .wh{stroke:#111;stroke-width:1.2}</style>"
+    print " .base{stroke:#444;stroke-width:1.2} .hundred{stroke:#999;stroke-width:1;stroke-dasharray:4 3} .wh{stroke:#111;stroke-width:1.2}</style>"
     rect(0, 0, W, H, "#ffffff")
     text(W / 2, 32, title, "class=\"t\" text-anchor=\"middle\"")
     text(W / 2, 54, subtitle, "class=\"st\" text-anchor=\"middle\"")
@@ -88,10 +88,18 @@ END {
     }
     text(W / 2, 108, "bars: per-core rate (rate ÷ server CPU share), height relative to the best server of each scenario; whiskers: min–max of the rounds", "class=\"st\" text-anchor=\"middle\"")
 
-    # throughput scenarios
-    for (f = 0; f <= 100; f += 25) {
-        y = py1 - f / 100 * ph
-        line(px0, y, px1, y, f == 0 ? "class=\"base\"" : "class=\"grid\"")
+    # throughput scenarios: the axis reaches the highest whisker (a max above the best median)
+    ymax = 1
+    for (j = 1; j <= nscen; j++) {
+        sc = scen[j]; best = 0
+        for (i = 1; i <= nserv; i++) if (pc[sc, order[i]] + 0 > best) best = pc[sc, order[i]] + 0
+        for (i = 1; i <= nserv; i++)
+            if (best > 0 && pchi[sc, order[i]] != "" && pchi[sc, order[i]] / best > ymax) ymax = pchi[sc, order[i]] / best
+    }
+    ymax = int(ymax * 4 + 0.999) / 4
+    for (f = 0; f <= ymax * 100 + 0.5; f += 25) {
+        y = py1 - f / 100 / ymax * ph
+        line(px0, y, px1, y, f == 0 ? "class=\"base\"" : (f == 100 ? "class=\"hundred\"" : "class=\"grid\""))
         text(px0 - 8, y + 4, f " %", "class=\"ax\" text-anchor=\"end\"")
     }
     printf "<text transform=\"translate(%d,%d) rotate(-90)\" class=\"ax\" text-anchor=\"middle\">per-core rate, %% of the best server</text>\n", 30, (py0 + py1) / 2
@@ -105,7 +113,7 @@ END {
             val[s] = pc[sc, s]; lo[s] = pclo[sc, s]; hi[s] = pchi[sc, s]; lab[s] = short(val[s])
         }
         cx = px0 + (j - 0.5) * gw
-        bars(cx, gw, best, py1, ph, val, lo, hi, lab)
+        bars(cx, gw, best * ymax, py1, ph, val, lo, hi, lab)
         # the label under the group: a short two-line name, else the report's label split in two
         if (sc in short1) { l1 = short1[sc]; l2 = short2[sc] }
         else {
