@@ -13,10 +13,14 @@
 #
 # Usage: bash bench/compare.sh [--quick] [--only LIST] [--rounds N] [--duration S] [--warmup S]
 #                              [--idle-conns N] [--out DIR] [--keep]
+#   --quick         1 round, -d 2, 2000 idle connections (default: 3 rounds, -d 5, 10000)
+#   --only LIST     comma-separated: full-ecdsa,full-rsa,resumed,request,keepalive,bulk,idle
+#   --keep          keep the temporary directory (configurations, logs) for a look afterwards
 # (`make bench BENCH_ARGS="--quick"`). Environment: BENCH_QUICK=1, BENCH_ONLY, BENCH_ROUNDS,
-# BENCH_DURATION, BENCH_WARMUP, BENCH_IDLE_CONNS, BENCH_OUT, BUILD (default build), BSSL (the
-# `bssl` tool for the crypto ceiling; default build/deps/boringssl/bin/bssl). For another build
-# variant: BUILD=build/system bash bench/compare.sh.
+# BENCH_DURATION, BENCH_WARMUP, BENCH_IDLE_CONNS, BENCH_OUT, BENCH_QUIET_MAX (% busy of CPUs 0-1
+# that counts as idle before a run, 10), BENCH_QUIET_WAIT (seconds to wait for it, 60), BUILD
+# (default build), BSSL (the `bssl` tool for the crypto ceiling; default
+# build/deps/boringssl/bin/bssl). For another build variant: BUILD=build/system bash bench/compare.sh.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +41,7 @@ GROUP=X25519
 BULK_BYTES=1048576
 
 usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    sed -n '3,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -62,7 +66,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --keep) KEEP=1 ;;
     -h | --help) usage 0 ;;
-    *) echo "compare.sh: unknown argument '$1'" >&2; usage 2 ;;
+    *) echo "compare.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
     esac
     shift
 done
@@ -231,9 +235,11 @@ EOF
         { cat "$T/tlsedge-check.log" >&2; die "tlsedge rejects the bench configuration"; }
     spawn tlsedge taskset -c "$SERVER_CPU" "$TLSEDGE" -C "$d"
     PID_tlsedge=$LAST_PID
+    # shellcheck disable=SC2034 # read through eval in run_one
     WPID_tlsedge=$LAST_PID # one process; its threads are counted together
-    wait_port "$PORT_tlsedge_ecdsa" && wait_port "$PORT_tlsedge_rsa" ||
-        { cat "$T/tlsedge.log" "$d/log/diags.log" 2>/dev/null >&2; die "tlsedge did not start"; }
+    if ! { wait_port "$PORT_tlsedge_ecdsa" && wait_port "$PORT_tlsedge_rsa"; }; then
+        cat "$T/tlsedge.log" "$d/log/diags.log" 2>/dev/null >&2; die "tlsedge did not start"
+    fi
 }
 
 start_nginx() {
@@ -285,8 +291,9 @@ EOF
     "${ng[@]}" -t >"$T/nginx-check.log" 2>&1 || { cat "$T/nginx-check.log" >&2; die "nginx -t failed"; }
     spawn nginx taskset -c "$SERVER_CPU" "${ng[@]}"
     PID_nginx=$LAST_PID
-    wait_port "$PORT_nginx_ecdsa" && wait_port "$PORT_nginx_rsa" ||
-        { cat "$T/nginx.log" "$d/logs/error.log" >&2; die "nginx did not start"; }
+    if ! { wait_port "$PORT_nginx_ecdsa" && wait_port "$PORT_nginx_rsa"; }; then
+        cat "$T/nginx.log" "$d/logs/error.log" >&2; die "nginx did not start"
+    fi
     WPID_nginx=""
     for _ in $(seq 100); do
         WPID_nginx=$(pgrep -P "$PID_nginx" | sed -n 1p || true)
@@ -333,9 +340,11 @@ EOF
         { cat "$T/haproxy-check.log" >&2; die "haproxy -c failed"; }
     spawn haproxy taskset -c "$SERVER_CPU" "$HAPROXY" -db -f "$d/haproxy.cfg"
     PID_haproxy=$LAST_PID
+    # shellcheck disable=SC2034 # read through eval in run_one
     WPID_haproxy=$LAST_PID
-    wait_port "$PORT_haproxy_ecdsa" && wait_port "$PORT_haproxy_rsa" ||
-        { cat "$T/haproxy.log" >&2; die "haproxy did not start"; }
+    if ! { wait_port "$PORT_haproxy_ecdsa" && wait_port "$PORT_haproxy_rsa"; }; then
+        cat "$T/haproxy.log" >&2; die "haproxy did not start"
+    fi
 }
 
 # stop_pid PID: stops one process this script started (TERM, then KILL after 5 s) and forgets it.
@@ -345,7 +354,9 @@ stop_pid() {
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
-    PIDS=$(sed "s/ $p\b//" <<<"$PIDS")
+    PIDS=" ${PIDS# } "
+    PIDS=${PIDS// $p / }
+    PIDS=${PIDS% }
 }
 
 # restart_server SERVER: a fresh process on the same ports (idle memory is measured from a fresh
@@ -485,7 +496,7 @@ run_one() {
             sleep 0.25
         done
         wait "$bpid" || rc=$?
-        PIDS=${PIDS% $bpid}
+        PIDS=${PIDS% "$bpid"}
         [ "$rss1" -gt 0 ] || log "$s idle: never saw $IDLE_CONNS established connections (last $n)"
     else
         "${cmd[@]}" >"$out" 2>"$err" || rc=$?
@@ -552,7 +563,7 @@ ops_of() { # PATTERN: ops/s of the first line of stdin containing PATTERN
         if (match($0, /\(([0-9.]+) ops\/sec\)/)) { s = substr($0, RSTART + 1); printf "%.0f\n", s + 0; exit } }'
 }
 ceiling() {
-    CEIL_NOTE="ceiling: n/a (no bssl at ${BSSL#$TOP/})"
+    CEIL_NOTE="ceiling: n/a (no bssl at ${BSSL#"$TOP"/})"
     CEIL_ECDSA="" CEIL_RSA="" SP_ECDSA="" SP_RSA="" SP_XB="" SP_XA=""
     [ -x "$BSSL" ] || return 0
     local x
@@ -569,7 +580,7 @@ ceiling() {
     fi
     read -r CEIL_ECDSA CEIL_RSA < <(awk -v e="$SP_ECDSA" -v r="$SP_RSA" -v b="$SP_XB" -v a="$SP_XA" \
         'BEGIN { printf "%.0f %.0f\n", 1 / (1/e + 1/b + 1/a), 1 / (1/r + 1/b + 1/a) }')
-    CEIL_NOTE="ceiling (\`bssl speed\` on CPU $SERVER_CPU, ${BSSL#$TOP/}): ECDSA P-256 sign $SP_ECDSA/s, RSA-2048 sign $SP_RSA/s, X25519 keygen $SP_XB/s, X25519 shared $SP_XA/s → 1 / (t_sign + t_keygen + t_shared) = $CEIL_ECDSA ECDSA and $CEIL_RSA RSA full handshakes/s"
+    CEIL_NOTE="ceiling (\`bssl speed\` on CPU $SERVER_CPU, ${BSSL#"$TOP"/}): ECDSA P-256 sign $SP_ECDSA/s, RSA-2048 sign $SP_RSA/s, X25519 keygen $SP_XB/s, X25519 shared $SP_XA/s → 1 / (t_sign + t_keygen + t_shared) = $CEIL_ECDSA ECDSA and $CEIL_RSA RSA full handshakes/s"
 }
 
 tlsedge_small() { # true when tlsedge links an OPENSSL_SMALL BoringSSL ("no OPENSSL_SMALL" is not)
@@ -604,7 +615,7 @@ ceiling
 log "$CEIL_NOTE"
 [ -n "$HAPROXY_LIMITS" ] && NOTES="${NOTES}- \`ulimit -n\` is $NOFILE (a hard limit this machine does not let root raise): HAProxy runs with \`maxconn $MAXCONN\` and \`no strict-limits\`, below its two-descriptors-per-connection budget; the idle scenario needs only one per connection."$'\n'
 if tlsedge_small && [ -n "$CEIL_ECDSA" ]; then
-    NOTES="${NOTES}- The ceiling is measured with ${BSSL#$TOP/}, but this tlsedge links Debian's OPENSSL_SMALL build: the ECDSA share overstates how far tlsedge is from its own library's limit."$'\n'
+    NOTES="${NOTES}- The ceiling is measured with ${BSSL#"$TOP"/}, but this tlsedge links Debian's OPENSSL_SMALL build: the ECDSA share overstates how far tlsedge is from its own library's limit."$'\n'
 fi
 mk_certs
 start_origin
