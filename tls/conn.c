@@ -26,8 +26,11 @@
 
 // The ClientHello may span several records: room for a 16 KiB message plus record headers.
 #define HELLO_BUF_MAX (TLS_CH_MAX + 2048)
-// Read-ahead: one full TLS record (16 KiB payload + header + AEAD overhead).
-#define READAHEAD_SIZE (16384 + 5 + 256)
+// Read-ahead: a small-size-class buffer (cheap to allocate per burst of data); larger reads
+// (record bodies of 4 KiB and more) go straight into BoringSSL's buffer.
+#define READAHEAD_SIZE 4096
+// The ClientHello buffer starts small too and grows to HELLO_BUF_MAX only for large hellos.
+#define HELLO_BUF_FIRST 4096
 // BoringSSL asks for record headers (5 bytes) and bodies separately; reads at least this large go
 // straight into its buffer, smaller ones are served from the read-ahead buffer.
 #define DIRECT_READ_MIN 4096
@@ -438,12 +441,19 @@ static enum tls_step hello_outcome(struct tls_conn *c, enum tls_ch_result r)
 static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg)
 {
     if (!c->buf) {
-        c->buf = malloc(HELLO_BUF_MAX);
+        c->buf = malloc(HELLO_BUF_FIRST);
         if (!c->buf)
             return fail(c);
-        c->cap = HELLO_BUF_MAX;
+        c->cap = HELLO_BUF_FIRST;
     }
     for (;;) {
+        if (c->len == c->cap && c->cap < HELLO_BUF_MAX) {
+            uint8_t *grown = realloc(c->buf, HELLO_BUF_MAX);
+            if (!grown)
+                return fail(c);
+            c->buf = grown;
+            c->cap = HELLO_BUF_MAX;
+        }
         if (c->len == c->cap)
             return hello_outcome(c, TLS_CH_TOO_LARGE);
         ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
