@@ -45,6 +45,7 @@ struct tls_conn {
     size_t cap, off, len;
     bool trace;
     bool eof;
+    bool drained; // the last read was short: nothing to read until the next input event
     struct tls_keyop *op; // key operation in flight or back but not yet consumed
     tls_resume_fn resume;
     void *resume_arg;
@@ -100,6 +101,10 @@ static int bio_read(BIO *b, char *out, int outl)
     BIO_clear_retry_flags(b);
     if (outl <= 0)
         return 0;
+    if (c->off == c->len && c->drained && !c->eof) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
     if (c->off == c->len && (size_t)outl < DIRECT_READ_MIN && !c->eof) {
         if (!c->buf) {
             c->buf = malloc(READAHEAD_SIZE);
@@ -111,9 +116,11 @@ static int bio_read(BIO *b, char *out, int outl)
         if (n > 0) {
             c->off = 0;
             c->len = (size_t)n;
+            c->drained = (size_t)n < c->cap;
         } else if (n == 0) {
             c->eof = true;
         } else if (errno == EAGAIN || errno == EINTR) {
+            c->drained = errno == EAGAIN;
             BIO_set_retry_read(b);
             return -1;
         } else {
@@ -131,10 +138,14 @@ static int bio_read(BIO *b, char *out, int outl)
     if (c->eof)
         return 0;
     ssize_t n = read(c->fd, out, (size_t)outl);
-    if (n >= 0)
+    if (n >= 0) {
+        c->drained = n > 0 && n < outl;
         return (int)n;
-    if (errno == EAGAIN || errno == EINTR)
+    }
+    if (errno == EAGAIN || errno == EINTR) {
+        c->drained = errno == EAGAIN;
         BIO_set_retry_read(b);
+    }
     return -1;
 }
 
@@ -456,11 +467,15 @@ static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg
         }
         if (c->len == c->cap)
             return hello_outcome(c, TLS_CH_TOO_LARGE);
+        if (c->drained)
+            return TLS_STEP_WANT_READ; // the rest of the hello raises a new input event
         ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN)
+        if (n < 0 && errno == EAGAIN) {
+            c->drained = true;
             return TLS_STEP_WANT_READ;
+        }
         if (n <= 0) {
             if (c->len > 0)
                 core_stat_inc(tls_stats.err_syscall); // gone mid-ClientHello
@@ -468,6 +483,7 @@ static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg
         }
         if (c->len == 0)
             core_stat_inc(tls_stats.attempts_in);
+        c->drained = c->len + (size_t)n < c->cap;
         c->len += (size_t)n;
         struct tls_clienthello ch;
         enum tls_ch_result r = tls_clienthello_parse(c->buf, c->len, &ch);
@@ -642,9 +658,14 @@ bool tls_conn_pending(const struct tls_conn *c)
     return c->off < c->len || (c->ssl && SSL_pending(c->ssl) > 0);
 }
 
+void tls_conn_note_readable(struct tls_conn *c)
+{
+    c->drained = false;
+}
+
 void tls_conn_shutdown(struct tls_conn *c)
 {
-    if (c->ssl && (c->state == TLS_CONN_ESTABLISHED || c->state == TLS_CONN_CLOSED)) {
+    if (c->ssl && c->state == TLS_CONN_ESTABLISHED && !c->eof) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);
         ERR_clear_error();
