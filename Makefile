@@ -39,7 +39,10 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 KEYSERVER_SRC := $(wildcard tls/keyserver/*.c) tls/keyless_proto.c core/log.c core/err.c
 KEYSERVER_OBJ := $(KEYSERVER_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tests/tools/*.c)
-TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+# A tool in several files is a directory tests/tools/NAME/ of *.c files (origin).
+TOOL_DIRS := $(patsubst tests/tools/%/,%,$(sort $(dir $(wildcard tests/tools/*/*.c))))
+TOOL_DIR_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(TOOL_DIRS:%=tests/tools/%/*.c)))
+TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(TOOL_DIRS:%=$(BUILD)/tools/%)
 
 .PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format
 all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
@@ -72,10 +75,18 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	bash bench/compare.sh $(BENCH_ARGS)
 
-# Test tools (origin servers, raw clients) are standalone programs used by integration tests.
+# Test tools (origin servers, raw clients) are standalone programs used by integration tests:
+# tests/tools/NAME.c, or the objects of tests/tools/NAME/*.c, become $(BUILD)/tools/NAME.
 $(BUILD)/tools/%: tests/tools/%.c $(BSSL_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BSSL_LIBS) -lpthread
+
+define tool_dir_rule
+$(BUILD)/tools/$(1): $(filter $(BUILD)/obj/tests/tools/$(1)/%,$(TOOL_DIR_OBJ))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(SANFLAGS) -o $$@ $$^ $$(BSSL_LIBS) -lpthread
+endef
+$(foreach t,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(t))))
 
 tools: $(TOOLS)
 
@@ -142,4 +153,5 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(KEYSERVER_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(KEYSERVER_OBJ:.o=.d) \
+	$(TOOL_DIR_OBJ:.o=.d)

@@ -85,7 +85,7 @@ void net_conn_close(struct net_conn *c)
     net_http_close(c);
     if (c->tls)
         tls_conn_shutdown(c->tls);
-    core_worker_del(c->w, c->fd);
+    // close() also removes the descriptor from the epoll set (it is never duplicated).
     close(c->fd);
     c->fd = -1;
     cds_list_del(&c->link);
@@ -164,6 +164,8 @@ static void on_resume(void *arg)
 static void on_client_event(struct core_event *ev, uint32_t events)
 {
     struct net_conn *c = caa_container_of(ev, struct net_conn, ev);
+    if (c->tls && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        tls_conn_note_readable(c->tls);
     switch (c->state) {
     case NET_CONN_TLS_HANDSHAKE:
         run_handshake(c);

@@ -104,6 +104,14 @@ struct net_http {
     char origin_host[256];
 };
 
+// Per-thread scratch space for one request at a time: head rewriting and parsing happen inside
+// one callback on a worker and never keep pointers into it, so no per-request allocation.
+static __thread struct scratch {
+    char head[OUT_HEAD_MAX];
+} scratch;
+static __thread struct net_http1_request scratch_req;
+static __thread struct net_http1_response scratch_resp;
+
 static struct {
     int requests, responses[6], origin_connects, connect_fail, connect_timeout, origin_bad,
         bad_requests, denied, no_remap, stats_requests, txn_timeouts;
@@ -444,7 +452,7 @@ static void start_origin(struct net_http *h, const char *host, uint16_t port)
 {
     struct sockaddr_storage addr;
     socklen_t len;
-    snprintf(h->origin_host, sizeof(h->origin_host), "%s", host);
+    snprintf(h->origin_host, sizeof(h->origin_host), "%.255s", host);
     h->origin_port = port;
     if (net_resolve_numeric(host, port, &addr, &len) == 0) {
         origin_connect(h, &addr, len);
@@ -468,6 +476,8 @@ struct route {
     char path[8192];
     bool pristine;
 };
+
+static __thread struct route scratch_route;
 
 static void slice_copy(const char *buf, struct net_http1_slice s, char *out, size_t len)
 {
@@ -545,13 +555,10 @@ static int write_origin_head(struct net_http *h, const char *buf,
         .client_ip = ip,
         .origin_close = true, // one origin connection per request for now
     };
-    char *out = malloc(OUT_HEAD_MAX);
-    if (!out)
-        return -ENOMEM;
+    char *out = scratch.head;
     int n = net_http1_request_write_proxy(buf, req, &o, out, OUT_HEAD_MAX);
     if (n > 0)
         n = buf_append(&h->req.out, out, (size_t)n);
-    free(out);
     return n < 0 ? n : 0;
 }
 
@@ -588,8 +595,8 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
         reply(h, 501, "CONNECT is not supported yet\n", true); // TODO(#11)
         return;
     }
-    struct route *r = malloc(sizeof(*r));
-    int status = r ? route(h, cfg, buf, req, r) : 500;
+    struct route *r = &scratch_route;
+    int status = route(h, cfg, buf, req, r);
     if (status == 0 && write_origin_head(h, buf, req, r) < 0)
         status = 400;
     h->req.in.start += head_len; // the head is consumed (rewritten into req.out or refused)
@@ -599,7 +606,6 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
     } else {
         start_origin(h, r->host, r->port);
     }
-    free(r);
 }
 
 // Parses the next request head in req.in. Returns true when it changed state.
@@ -612,11 +618,7 @@ static bool read_head(struct net_http *h)
     }
     if (buf_len(&h->req.in) == 0)
         return false;
-    struct net_http1_request *req = malloc(sizeof(*req));
-    if (!req) {
-        set_state(h, NET_HTTP_DONE);
-        return true;
-    }
+    struct net_http1_request *req = &scratch_req;
     int rc = net_http1_request_parse(h->req.in.data + h->req.in.start, buf_len(&h->req.in),
                                      cfg->header_max, req);
     if (rc > 0) {
@@ -630,7 +632,6 @@ static bool read_head(struct net_http *h)
         h->req.in.start = h->req.in.end; // nothing more is read from this client
         reply(h, net_http1_parse_status(rc), NULL, true);
     }
-    free(req);
     return rc != 0;
 }
 
@@ -758,9 +759,7 @@ static bool flow_drained(const struct flow *f)
 
 static int parse_response(struct net_http *h)
 {
-    struct net_http1_response *resp = malloc(sizeof(*resp));
-    if (!resp)
-        return -ENOMEM;
+    struct net_http1_response *resp = &scratch_resp;
     const char *buf = h->resp.in.data + h->resp.in.start;
     int rc = net_http1_response_parse(buf, buf_len(&h->resp.in), OUT_HEAD_MAX, h->method, resp);
     if (rc <= 0)
@@ -773,11 +772,10 @@ static int parse_response(struct net_http *h)
     }
     struct net_http1_resp_opts o = {
         .via_name = VIA_NAME, .client_close = close, .client_http10 = h->client_http10};
-    char *out = malloc(OUT_HEAD_MAX);
-    int n = out ? net_http1_response_write_proxy(buf, resp, &o, out, OUT_HEAD_MAX) : -ENOMEM;
+    char *out = scratch.head;
+    int n = net_http1_response_write_proxy(buf, resp, &o, out, OUT_HEAD_MAX);
     if (n > 0)
         n = buf_append(&h->resp.out, out, (size_t)n);
-    free(out);
     if (n < 0) {
         rc = n;
         goto out;
@@ -794,7 +792,6 @@ static int parse_response(struct net_http *h)
     h->resp.body_done = false;
     net_http1_chunked_init(&h->resp.ch);
 out:
-    free(resp);
     return rc;
 }
 

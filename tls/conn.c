@@ -26,8 +26,11 @@
 
 // The ClientHello may span several records: room for a 16 KiB message plus record headers.
 #define HELLO_BUF_MAX (TLS_CH_MAX + 2048)
-// Read-ahead: one full TLS record (16 KiB payload + header + AEAD overhead).
-#define READAHEAD_SIZE (16384 + 5 + 256)
+// Read-ahead: a small-size-class buffer (cheap to allocate per burst of data); larger reads
+// (record bodies of 4 KiB and more) go straight into BoringSSL's buffer.
+#define READAHEAD_SIZE 4096
+// The ClientHello buffer starts small too and grows to HELLO_BUF_MAX only for large hellos.
+#define HELLO_BUF_FIRST 4096
 // BoringSSL asks for record headers (5 bytes) and bodies separately; reads at least this large go
 // straight into its buffer, smaller ones are served from the read-ahead buffer.
 #define DIRECT_READ_MIN 4096
@@ -42,6 +45,7 @@ struct tls_conn {
     size_t cap, off, len;
     bool trace;
     bool eof;
+    bool drained; // the last read was short: nothing to read until the next input event
     struct tls_keyop *op; // key operation in flight or back but not yet consumed
     tls_resume_fn resume;
     void *resume_arg;
@@ -97,6 +101,10 @@ static int bio_read(BIO *b, char *out, int outl)
     BIO_clear_retry_flags(b);
     if (outl <= 0)
         return 0;
+    if (c->off == c->len && c->drained && !c->eof) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
     if (c->off == c->len && (size_t)outl < DIRECT_READ_MIN && !c->eof) {
         if (!c->buf) {
             c->buf = malloc(READAHEAD_SIZE);
@@ -108,9 +116,11 @@ static int bio_read(BIO *b, char *out, int outl)
         if (n > 0) {
             c->off = 0;
             c->len = (size_t)n;
+            c->drained = (size_t)n < c->cap;
         } else if (n == 0) {
             c->eof = true;
         } else if (errno == EAGAIN || errno == EINTR) {
+            c->drained = errno == EAGAIN;
             BIO_set_retry_read(b);
             return -1;
         } else {
@@ -128,10 +138,14 @@ static int bio_read(BIO *b, char *out, int outl)
     if (c->eof)
         return 0;
     ssize_t n = read(c->fd, out, (size_t)outl);
-    if (n >= 0)
+    if (n >= 0) {
+        c->drained = n > 0 && n < outl;
         return (int)n;
-    if (errno == EAGAIN || errno == EINTR)
+    }
+    if (errno == EAGAIN || errno == EINTR) {
+        c->drained = errno == EAGAIN;
         BIO_set_retry_read(b);
+    }
     return -1;
 }
 
@@ -438,19 +452,30 @@ static enum tls_step hello_outcome(struct tls_conn *c, enum tls_ch_result r)
 static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg)
 {
     if (!c->buf) {
-        c->buf = malloc(HELLO_BUF_MAX);
+        c->buf = malloc(HELLO_BUF_FIRST);
         if (!c->buf)
             return fail(c);
-        c->cap = HELLO_BUF_MAX;
+        c->cap = HELLO_BUF_FIRST;
     }
     for (;;) {
+        if (c->len == c->cap && c->cap < HELLO_BUF_MAX) {
+            uint8_t *grown = realloc(c->buf, HELLO_BUF_MAX);
+            if (!grown)
+                return fail(c);
+            c->buf = grown;
+            c->cap = HELLO_BUF_MAX;
+        }
         if (c->len == c->cap)
             return hello_outcome(c, TLS_CH_TOO_LARGE);
+        if (c->drained)
+            return TLS_STEP_WANT_READ; // the rest of the hello raises a new input event
         ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN)
+        if (n < 0 && errno == EAGAIN) {
+            c->drained = true;
             return TLS_STEP_WANT_READ;
+        }
         if (n <= 0) {
             if (c->len > 0)
                 core_stat_inc(tls_stats.err_syscall); // gone mid-ClientHello
@@ -458,6 +483,7 @@ static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg
         }
         if (c->len == 0)
             core_stat_inc(tls_stats.attempts_in);
+        c->drained = c->len + (size_t)n < c->cap;
         c->len += (size_t)n;
         struct tls_clienthello ch;
         enum tls_ch_result r = tls_clienthello_parse(c->buf, c->len, &ch);
@@ -632,9 +658,14 @@ bool tls_conn_pending(const struct tls_conn *c)
     return c->off < c->len || (c->ssl && SSL_pending(c->ssl) > 0);
 }
 
+void tls_conn_note_readable(struct tls_conn *c)
+{
+    c->drained = false;
+}
+
 void tls_conn_shutdown(struct tls_conn *c)
 {
-    if (c->ssl && (c->state == TLS_CONN_ESTABLISHED || c->state == TLS_CONN_CLOSED)) {
+    if (c->ssl && c->state == TLS_CONN_ESTABLISHED && !c->eof) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);
         ERR_clear_error();

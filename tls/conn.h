@@ -85,7 +85,13 @@ enum tls_step tls_conn_want(const struct tls_conn *c);
 // without the socket becoming readable again.
 bool tls_conn_pending(const struct tls_conn *c);
 
-// tls_conn_shutdown sends close_notify, best effort (never blocks).
+// tls_conn_note_readable tells c that its socket reported input (or hang-up) since the last
+// read. c skips the read system call that would only return EAGAIN after a short read; with
+// edge-triggered epoll any byte that arrives after that read raises a new event.
+void tls_conn_note_readable(struct tls_conn *c);
+
+// tls_conn_shutdown sends close_notify, best effort (never blocks), unless the peer already
+// closed (then nobody reads it).
 void tls_conn_shutdown(struct tls_conn *c);
 
 // tls_conn_sni returns the server name the client asked for (lent), or NULL.

@@ -64,6 +64,10 @@ check_eq "dual line: TLS 1.2 ECDHE-RSA-only client gets the RSA chain" "rsaEncry
     "$(served_key -servername dual.test -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256)"
 check_eq "dual line: TLS 1.2 ECDHE-ECDSA-only client gets the ECDSA chain" "id-ecPublicKey" \
     "$(served_key -servername dual.test -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256)"
+alpn=$(for i in $(seq 1 25); do printf 'proto%0200d,' "$i"; done)http/1.1
+openssl s_client -connect "127.0.0.1:$TP" -servername a.test -alpn "$alpn" </dev/null >"$T/big.out" 2>&1 || true
+check_contains "a 5 KB ClientHello (long ALPN list) is read whole and answered with ALPN" \
+    "$T/big.out" "ALPN protocol: http/1.1"
 check "curl verifies a.test against the test CA" \
     curl -s --max-time 5 --cacert "$F/ca.pem" --resolve "a.test:$TP:127.0.0.1" \
     "https://a.test:$TP/_tlsedge/stats" -o /dev/null

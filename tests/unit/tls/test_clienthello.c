@@ -259,139 +259,7 @@ Test(tls_clienthello, trailing_bytes_not_counted)
     }
 }
 
-// ---- hand-built hellos ----
-
-// struct hb builds a handshake message; begin/end pairs write vector length prefixes.
-struct hb {
-    uint8_t b[BIG];
-    size_t n;
-    size_t at[8], width[8];
-    size_t depth;
-};
-
-static void hb_bytes(struct hb *h, const void *p, size_t n)
-{
-    memcpy(h->b + h->n, p, n);
-    h->n += n;
-}
-
-static void hb_u8(struct hb *h, unsigned v)
-{
-    h->b[h->n++] = (uint8_t)v;
-}
-
-static void hb_u16(struct hb *h, unsigned v)
-{
-    hb_u8(h, v >> 8);
-    hb_u8(h, v);
-}
-
-static void hb_begin(struct hb *h, size_t width)
-{
-    h->at[h->depth] = h->n;
-    h->width[h->depth++] = width;
-    h->n += width;
-}
-
-static void hb_end(struct hb *h)
-{
-    size_t d = --h->depth, len = h->n - h->at[d] - h->width[d];
-    for (size_t i = 0; i < h->width[d]; i++)
-        h->b[h->at[d] + i] = (uint8_t)(len >> (8 * (h->width[d] - 1 - i)));
-}
-
-// hello_fixed writes legacy_version, random, an empty session id, two suites and null
-// compression.
-static void hello_fixed(struct hb *h)
-{
-    static const uint8_t random[32] = {0x11, 0x22, 0x33};
-    hb_u16(h, 0x0303);
-    hb_bytes(h, random, sizeof(random));
-    hb_begin(h, 1);
-    hb_end(h);
-    hb_begin(h, 2);
-    hb_u16(h, 0x1301);
-    hb_u16(h, 0xc02b);
-    hb_end(h);
-    hb_begin(h, 1);
-    hb_u8(h, 0);
-    hb_end(h);
-}
-
-// hello_begin starts a ClientHello and opens its extensions block; hello_end closes both.
-static void hello_begin(struct hb *h)
-{
-    memset(h, 0, sizeof(*h));
-    hb_u8(h, 1);
-    hb_begin(h, 3);
-    hello_fixed(h);
-    hb_begin(h, 2);
-}
-
-static void hello_end(struct hb *h)
-{
-    hb_end(h);
-    hb_end(h);
-}
-
-static void ext_begin(struct hb *h, unsigned type)
-{
-    hb_u16(h, type);
-    hb_begin(h, 2);
-}
-
-// ext_sni writes a server_name extension with one host_name entry name[0..n).
-static void ext_sni(struct hb *h, const char *name, size_t n)
-{
-    ext_begin(h, 0);
-    hb_begin(h, 2);
-    hb_u8(h, 0);
-    hb_begin(h, 2);
-    hb_bytes(h, name, n);
-    hb_end(h);
-    hb_end(h);
-    hb_end(h);
-}
-
-// ext_u16s writes extension type with a u16 list (prefix width 1 or 2).
-static void ext_u16s(struct hb *h, unsigned type, size_t width, const uint16_t *v, size_t n)
-{
-    ext_begin(h, type);
-    hb_begin(h, width);
-    for (size_t i = 0; i < n; i++)
-        hb_u16(h, v[i]);
-    hb_end(h);
-    hb_end(h);
-}
-
-// parse_hb frames the message of h in records of at most frag bytes and parses them.
-static enum tls_ch_result parse_hb(const struct hb *h, size_t frag, struct tls_clienthello *ch)
-{
-    static uint8_t rec[BIG];
-    return parse_exact(rec, frame(h->b, h->n, frag, rec), ch);
-}
-
-static enum tls_ch_result parse_sni(const char *name, size_t n, struct tls_clienthello *ch)
-{
-    static struct hb h;
-    hello_begin(&h);
-    ext_sni(&h, name, n);
-    hello_end(&h);
-    return parse_hb(&h, 16384, ch);
-}
-
-// one_ext parses a hello whose only extension is type with the raw body raw[0..n).
-static enum tls_ch_result one_ext(unsigned type, const void *raw, size_t n,
-                                  struct tls_clienthello *ch)
-{
-    static struct hb h;
-    hello_begin(&h);
-    ext_begin(&h, type);
-    hb_bytes(&h, raw, n);
-    hb_end(&h);
-    hello_end(&h);
-    return parse_hb(&h, 16384, ch);
-}
+#include "clienthello_builder.h"
 
 Test(tls_clienthello, builder_hello_is_valid)
 {
@@ -1011,35 +879,33 @@ static void parse_capture(const uint8_t *b, size_t n, struct tls_clienthello *ch
     cr_assert_eq(parse_exact(b, n, ch), TLS_CH_DONE);
 }
 
-Test(tls_clienthello, ecdsa_only_tls13_hello_accepts_ecdsa_only)
+// expect_types asserts which chain types a captured hello accepts from a TLS 1.3 and a TLS 1.2
+// server.
+static void expect_types(const uint8_t *b, size_t n, bool ec13, bool rsa13, bool ec12, bool rsa12)
 {
     struct tls_clienthello ch;
-    parse_capture(ch_ossl13_ecdsa_only, sizeof(ch_ossl13_ecdsa_only), &ch);
-    cr_assert(tls_clienthello_accepts_ecdsa(&ch, TLS_CH_VERSION_TLS13));
-    cr_assert_not(tls_clienthello_accepts_rsa(&ch, TLS_CH_VERSION_TLS13));
+    parse_capture(b, n, &ch);
+    cr_assert_eq(tls_clienthello_accepts_ecdsa(&ch, TLS_CH_VERSION_TLS13), ec13);
+    cr_assert_eq(tls_clienthello_accepts_rsa(&ch, TLS_CH_VERSION_TLS13), rsa13);
+    cr_assert_eq(tls_clienthello_accepts_ecdsa(&ch, TLS_CH_VERSION_TLS12), ec12);
+    cr_assert_eq(tls_clienthello_accepts_rsa(&ch, TLS_CH_VERSION_TLS12), rsa12);
+}
+
+Test(tls_clienthello, ecdsa_only_tls13_hello_accepts_ecdsa_only)
+{
     // On a TLS 1.2 server the ECDHE_ECDSA suites it also offers decide.
-    cr_assert(tls_clienthello_accepts_ecdsa(&ch, TLS_CH_VERSION_TLS12));
-    cr_assert_not(tls_clienthello_accepts_rsa(&ch, TLS_CH_VERSION_TLS12));
+    expect_types(ch_ossl13_ecdsa_only, sizeof(ch_ossl13_ecdsa_only), true, false, true, false);
 }
 
 Test(tls_clienthello, rsa_only_tls13_hello_accepts_rsa_only)
 {
-    struct tls_clienthello ch;
-    parse_capture(ch_ossl13_rsa_only, sizeof(ch_ossl13_rsa_only), &ch);
-    cr_assert(tls_clienthello_accepts_rsa(&ch, TLS_CH_VERSION_TLS13));
-    cr_assert_not(tls_clienthello_accepts_ecdsa(&ch, TLS_CH_VERSION_TLS13));
-    cr_assert(tls_clienthello_accepts_rsa(&ch, TLS_CH_VERSION_TLS12));
-    cr_assert_not(tls_clienthello_accepts_ecdsa(&ch, TLS_CH_VERSION_TLS12));
+    expect_types(ch_ossl13_rsa_only, sizeof(ch_ossl13_rsa_only), false, true, false, true);
 }
 
 Test(tls_clienthello, tls12_ecdhe_rsa_only_hello_accepts_rsa_only)
 {
-    struct tls_clienthello ch;
-    parse_capture(ch_ossl12_ecdhe_rsa_only, sizeof(ch_ossl12_ecdhe_rsa_only), &ch);
-    for (uint16_t v = TLS_CH_VERSION_TLS12; v <= TLS_CH_VERSION_TLS13; v++) {
-        cr_assert(tls_clienthello_accepts_rsa(&ch, v));
-        cr_assert_not(tls_clienthello_accepts_ecdsa(&ch, v));
-    }
+    expect_types(ch_ossl12_ecdhe_rsa_only, sizeof(ch_ossl12_ecdhe_rsa_only), false, true, false,
+                 true);
 }
 
 Test(tls_clienthello, tls12_ecdhe_ecdsa_only_hello_accepts_ecdsa_only)
