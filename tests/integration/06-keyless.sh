@@ -8,7 +8,7 @@
 F=$TLSEDGE_FIXTURES
 KS="$BUILD/tlsedge-keyserver"
 mkdir -p "$T/keys"
-cp "$F/a.test.key" "$F/rsa.key" "$T/keys/"
+cp "$F/a.test.key" "$F/rsa.key" "$F/cnonly.key" "$T/keys/"
 
 # start_keyserver DELAY_MS: (re)starts the signer on $KP; sets KS_PID.
 KP=$(free_port)
@@ -37,6 +37,7 @@ CFG
 ssl_cert_name=a.test.pem ssl_key_name=keyless://127.0.0.1:$KP
 ssl_cert_name=rsa.pem ssl_key_name=keyless://127.0.0.1:$KP
 ssl_cert_name=b.test.pem ssl_key_name=b.test.key
+ssl_cert_name=cnonly.pem ssl_key_name=keyless:unix:$T/ks.sock
 CFG
 }
 
@@ -54,7 +55,17 @@ timed_hs() {
     HS_PIDS="$HS_PIDS $!"
 }
 
+# A signer that cannot be reached is a warning, not an error: a rotation must not wait for it.
+conf check 4096
+rc=0
+"$TLSEDGE" -t -C "$d" >"$T/check.out" 2>&1 || rc=$?
+check_eq "-t with the signer down still passes" 0 "$rc"
+check_contains "and warns that the signer is not reachable" "$T/check.out" \
+    "warning: .*ssl_multicert.config:1:.*keyless signer keyless://127.0.0.1:$KP is not reachable"
+
 start_keyserver 0
+spawn unixsigner "$KS" --keys "$T/keys" --listen "unix:$T/ks.sock" --max-seconds 170
+for i in $(seq 1 50); do [ -S "$T/ks.sock" ] && break; sleep 0.1; done
 conf main 4096
 start_tlsedge tlsedge "$TP" -C "$d"
 check_eq "ECDSA handshake through the keyless signer" ok "$(hs a.test)"
@@ -64,6 +75,7 @@ check_eq "RSA PKCS#1 (TLS 1.2) through the keyless signer" ok \
 check "curl over the keyless ECDSA key" curl -s --max-time 5 --cacert "$F/ca.pem" \
     --resolve "a.test:$TP:127.0.0.1" -o /dev/null "https://a.test:$TP/_tlsedge/stats"
 check_eq "file-key handshake beside it" ok "$(hs b.test)"
+check_eq "a key on a signer behind a unix socket (keyless:unix:PATH)" ok "$(hs cn.test)"
 check "key operations were counted" test "$(stat proxy.process.tlsedge.key_ops "$HP")" -ge 4
 
 # The worker never waits: 8 handshakes whose signatures take 500 ms, then one with a file key on
