@@ -587,9 +587,17 @@ run_one() {
 
 # ---- the crypto ceiling: `bssl speed` of the linked BoringSSL, on the server's core ----
 bssl_speed() { # FILTER: `bssl speed` output for the tests matching FILTER, run on the server's CPU
-    wait_quiet
+    local p0 _
+    for _ in 1 2 3 4 5; do # not while the host slows CPU 0 (see probe)
+        wait_quiet
+        probe
+        read -r p0 _ <<<"$PROBE_LAST"
+        [ $((p0 * 100)) -le $((PROBE_MIN0 * (100 + PROBE_SLOW))) ] && break
+        sleep 3
+    done
     taskset -c "$SERVER_CPU" "$BSSL" speed -filter "$1" -timeout 1 2>&1 || true
 }
+max_of() { [ -z "$1" ] && echo "$2" && return; [ -z "$2" ] && echo "$1" && return; [ "$1" -ge "$2" ] && echo "$1" || echo "$2"; }
 ops_of() { # PATTERN: ops/s of the first line of stdin containing PATTERN
     awk -v pat="$1" 'index($0, pat) && !/prime/ {
         if (match($0, /\(([0-9.]+) ops\/sec\)/)) { s = substr($0, RSTART + 1); printf "%.0f\n", s + 0; exit } }'
@@ -599,13 +607,15 @@ ceiling() {
     CEIL_ECDSA="" CEIL_RSA="" SP_ECDSA="" SP_RSA="" SP_XB="" SP_XA=""
     [ -x "$BSSL" ] || return 0
     local x
-    x=$(bssl_speed "ECDSA P-256")
-    SP_ECDSA=$(ops_of "ECDSA P-256 signing" <<<"$x")
-    x=$(bssl_speed "RSA 2048")
-    SP_RSA=$(ops_of "RSA 2048 signing" <<<"$x")
-    x=$(bssl_speed "Curve25519")
-    SP_XB=$(ops_of "Curve25519 base-point multiplication" <<<"$x")
-    SP_XA=$(ops_of "Curve25519 arbitrary point multiplication" <<<"$x")
+    for _ in 1 2; do # the better of two passes: a slowed pass only lowers the ceiling
+        x=$(bssl_speed "ECDSA P-256")
+        SP_ECDSA=$(max_of "$SP_ECDSA" "$(ops_of "ECDSA P-256 signing" <<<"$x")")
+        x=$(bssl_speed "RSA 2048")
+        SP_RSA=$(max_of "$SP_RSA" "$(ops_of "RSA 2048 signing" <<<"$x")")
+        x=$(bssl_speed "Curve25519")
+        SP_XB=$(max_of "$SP_XB" "$(ops_of "Curve25519 base-point multiplication" <<<"$x")")
+        SP_XA=$(max_of "$SP_XA" "$(ops_of "Curve25519 arbitrary point multiplication" <<<"$x")")
+    done
     if [ -z "$SP_ECDSA" ] || [ -z "$SP_RSA" ] || [ -z "$SP_XB" ] || [ -z "$SP_XA" ]; then
         CEIL_NOTE="ceiling: n/a (could not parse \`bssl speed\` output)"
         return 0
@@ -643,6 +653,9 @@ BENCH_CMDS=""
 versions
 log "tlsedge: $V_TLSEDGE"
 log "scenarios: $SCENARIOS; $ROUNDS round(s), -d $DURATION --warmup $WARMUP, idle $IDLE_CONNS connections"
+REPEATS=0
+for _ in 1 2 3 4 5; do probe; done # the fastest probe is the reference (and keeps improving)
+log "CPU probe: ${PROBE_MIN0} µs on CPU $SERVER_CPU, ${PROBE_MIN1} µs on CPU $CLIENT_CPU"
 ceiling
 log "$CEIL_NOTE"
 [ -n "$HAPROXY_LIMITS" ] && NOTES="${NOTES}- \`ulimit -n\` is $NOFILE (a hard limit this machine does not let root raise): HAProxy runs with \`maxconn $MAXCONN\` and \`no strict-limits\`, below its two-descriptors-per-connection budget; the idle scenario needs only one per connection."$'\n'
@@ -657,9 +670,6 @@ start_haproxy
 for s in $SERVERS; do preflight "$s"; done
 log "servers up: tlsedge $PORT_tlsedge_ecdsa/$PORT_tlsedge_rsa (pid $PID_tlsedge), nginx $PORT_nginx_ecdsa/$PORT_nginx_rsa (worker $WPID_nginx), haproxy $PORT_haproxy_ecdsa/$PORT_haproxy_rsa (pid $PID_haproxy), origin $ORIGIN_PORT"
 
-REPEATS=0
-for _ in 1 2 3; do probe; done # the fastest probe is the reference
-log "CPU probe: ${PROBE_MIN0} µs on CPU $SERVER_CPU, ${PROBE_MIN1} µs on CPU $CLIENT_CPU"
 START=$(date +%s)
 for scen in $SCENARIOS; do
     for round in $(seq 1 "$ROUNDS"); do
