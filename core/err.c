@@ -31,6 +31,12 @@ static void record(struct core_err *err, bool warning, const char *file, int lin
     vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
 }
 
+void core_err_vreport(struct core_err *err, bool warning, const char *file, int line,
+                      const char *fmt, va_list ap)
+{
+    record(err, warning, file, line, fmt, ap);
+}
+
 void core_err_add(struct core_err *err, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;

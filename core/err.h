@@ -9,6 +9,7 @@
 #ifndef TLSEDGE_CORE_ERR_H
 #define TLSEDGE_CORE_ERR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -42,6 +43,11 @@ void core_err_add(struct core_err *err, const char *file, int line, const char *
 // core_err_warn records a warning the same way; warnings never fail a load.
 void core_err_warn(struct core_err *err, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+// core_err_vreport records an error, or a warning when warning is set, with a va_list reason:
+// for parsers that wrap reporting in their own printf-style helper.
+void core_err_vreport(struct core_err *err, bool warning, const char *file, int line,
+                      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
 // core_err_failed is true when err holds at least one error (warnings do not count).
 bool core_err_failed(const struct core_err *err);

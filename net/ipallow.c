@@ -98,17 +98,12 @@ static void build_report(struct ipallow_build *b, bool warning, int line, const 
 
 static void build_report(struct ipallow_build *b, bool warning, int line, const char *fmt, ...)
 {
-    char reason[CORE_ERR_REASON_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    core_err_vreport(b->err, warning, b->name, line, fmt, ap);
     va_end(ap);
-    if (warning) {
-        core_err_warn(b->err, b->name, line, "%s", reason);
-    } else {
+    if (!warning)
         b->errors++;
-        core_err_add(b->err, b->name, line, "%s", reason);
-    }
 }
 
 // grow makes room for one more element of size in *arr (holding n of cap). Returns false when
