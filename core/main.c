@@ -18,10 +18,13 @@
 #include "tls/certtable.h"
 #include "tls/config.h"
 #include "tls/pool.h"
+#include "tls/sesscache.h"
+#include "tls/tickets.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +365,7 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
     const struct tls_config *tc = core_snapshot_part(s, CORE_SNAP_TLS);
     size_t ncerts = tls_certtable_count(tc->certs);
     uint64_t gen = core_snapshot_publish(s);
+    tls_config_apply(tc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     core_stat_inc(stat_reloads);
     core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms",
@@ -372,19 +376,36 @@ out:
     free(err);
 }
 
+// The process ticket key block's rotation is due (tls/tickets.h).
+static void rotate_ticket_keys(void)
+{
+    if (tls_tickets_rotate() < 0)
+        core_log_error("ticket key rotation: out of memory; the current keys stay");
+    else
+        core_log_note("ticket keys rotated: new tickets use a new key, the two previous keys "
+                      "still resume");
+}
+
 // Waits on the signalfd until a stop signal; the main thread is offline for RCU meanwhile.
 static void signal_loop(int sfd, const struct options *o, const struct net_port *ports,
                         size_t nports)
 {
     for (;;) {
         struct signalfd_siginfo si;
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        int64_t due = tls_tickets_due_ms();
         rcu_thread_offline();
-        ssize_t n = read(sfd, &si, sizeof(si));
+        int pr = poll(&p, 1, due < 0 ? -1 : due > INT32_MAX ? INT32_MAX : (int)due);
+        ssize_t n = pr > 0 ? read(sfd, &si, sizeof(si)) : 0;
         rcu_thread_online();
-        if (n != sizeof(si)) {
-            if (n < 0 && errno == EINTR)
+        if (pr == 0) {
+            rotate_ticket_keys();
+            continue;
+        }
+        if (pr < 0 || n != sizeof(si)) {
+            if ((pr < 0 || n < 0) && errno == EINTR)
                 continue;
-            core_log_error("signalfd: %s", n < 0 ? strerror(errno) : "short read");
+            core_log_error("signalfd: %s", pr < 0 || n < 0 ? strerror(errno) : "short read");
             return;
         }
         switch (si.ssi_signo) {
@@ -479,6 +500,8 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
     rcu_thread_online();
     net_listeners_free(rt.listeners);
     core_snapshot_shutdown();
+    tls_tickets_stop();
+    tls_sesscache_process_free();
     close(sfd);
     core_log_note("stopped");
     return 0;
@@ -523,6 +546,7 @@ int main(int argc, char **argv)
     }
     rcu_register_thread();
     core_snapshot_publish(snap);
+    tls_config_apply(core_snapshot_part(snap, CORE_SNAP_TLS));
     int rc = serve(snap, &o, ports, nports);
     rcu_unregister_thread();
     return rc;
