@@ -44,7 +44,8 @@ TOOL_DIRS := $(patsubst tests/tools/%/,%,$(sort $(dir $(wildcard tests/tools/*/*
 TOOL_DIR_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(TOOL_DIRS:%=tests/tools/%/*.c)))
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(TOOL_DIRS:%=$(BUILD)/tools/%)
 
-.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format plugins install
+.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format plugins install \
+	compat
 all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench) \
 	plugins
 
@@ -80,6 +81,11 @@ $(BUILD)/plugins/$(1).so: $(wildcard hooks/plugins/$(1)/*.c) hooks/include/ts/ts
 endef
 $(foreach p,$(SAMPLE_DIRS),$(eval $(call sample_rule,$(p))))
 plugins: $(TEST_PLUGINS) $(SAMPLE_PLUGINS)
+
+# The sample and test plugins compiled against ATS's own ts/ts.h (trafficserver-dev): the API
+# subset is source compatible. Skipped with a notice when the package cannot be installed.
+compat:
+	@sh hooks/compat.sh $(BSSL_INCDIR)
 
 # `make install [PREFIX=/usr/local] [DESTDIR=]`: the executable, the plugin API headers (ts/ and
 # BoringSSL's openssl/) and tlsedge-plugin.pc, from which a plugin takes its build flags.
@@ -176,7 +182,8 @@ integration: all $(BUILD)/fixtures/.stamp
 # status is non-zero when either failed.
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests
-	@rc=0; $(MAKE) --no-print-directory unit || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory compat || rc=1; \
+	 $(MAKE) --no-print-directory unit || rc=1; \
 	 $(MAKE) --no-print-directory integration || rc=1; exit $$rc
 
 format:
