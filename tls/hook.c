@@ -23,7 +23,12 @@ void tls_hook_ops_set(const struct tls_hook_ops *o)
 
 bool tls_hook_wanted(void)
 {
-    return ops != NULL;
+    if (!ops)
+        return false;
+    for (int h = 0; h < TLS_HOOK_COUNT; h++)
+        if (ops->active((enum tls_hook)h))
+            return true;
+    return false;
 }
 
 enum tls_hook_verdict tls_hook_gate(struct tls_conn *c, enum tls_hook h)

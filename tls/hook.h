@@ -69,7 +69,8 @@ struct tls_hook_ops {
 // tls_hook_ops_set installs ops (static storage; NULL: no hooks). Main thread, before workers.
 void tls_hook_ops_set(const struct tls_hook_ops *ops);
 
-// tls_hook_wanted is true once hooks/ installed its ops (plugins are loaded). Any thread.
+// tls_hook_wanted is true when a plugin hooks any point (then connections keep their SNI for
+// TSVConnSslSniGet). Any thread.
 bool tls_hook_wanted(void);
 
 // tls_hook_ctx_init installs the hook callbacks (select-certificate, servername) on a server
