@@ -65,7 +65,7 @@ check_eq "without SNI, SERVERNAME does not run" "START HELLO CERT CLOSE" "$(seq_
 for h in START HELLO CERT; do
     match="match=slow.test"
     [ "$h" = START ] && match="" # no SNI yet at VCONN_START: pause every connection
-    run_with "order.so A pause=$h delay=1500 $match"
+    run_with "order.so A pause=$h delay=3000 $match"
     rm -f "$T/done"
     ( r=$(hs slow.test); echo "slow $r" >>"$T/done" ) &
     slow=$!
@@ -81,7 +81,7 @@ for h in START HELLO CERT; do
         r=$(hs a.test)
         echo "fast $r" >>"$T/done"
         wait "$slow"
-        check_eq "$h paused 1.5 s: another handshake on the same worker completes first" \
+        check_eq "$h paused 3 s: another handshake on the same worker completes first" \
             "fast 0,slow 0" "$(tr '\n' ',' <"$T/done" | sed 's/,$//')"
     fi
     check_contains "$h was re-enabled from the plugin's thread" "$LOG" "order A #1 $h reenable"

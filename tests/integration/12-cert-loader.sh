@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # The cert_loader sample plugin (hooks/plugins/cert_loader): a CERT hook that reads the
-# certificate of a name tlsedge has no line for from a directory on a task thread (1 s slow on
+# certificate of a name tlsedge has no line for from a directory on a task thread (2.5 s slow on
 # purpose), installs it on the SSL back on the connection's worker, and re-enables. The
 # replaced certificate is served; the worker completes other handshakes during the load; the
 # second connection is served from the plugin's cache; a client that leaves during the load
@@ -30,7 +30,7 @@ cat >"$conf/ssl_multicert.config" <<'CFG'
 ssl_cert_name=a.test.pem ssl_key_name=a.test.key
 dest_ip=* ssl_cert_name=default.pem ssl_key_name=default.key
 CFG
-echo "cert_loader.so $T/certs 1000" >"$conf/plugin.config"
+echo "cert_loader.so $T/certs 2500" >"$conf/plugin.config"
 start_tlsedge tlsedge "$TP" -C "$conf"
 
 served_cn() {
@@ -54,7 +54,7 @@ check_eq "a name without files keeps tlsedge's choice (default)" "default.test" 
 
 timeout 0.3 openssl s_client -connect "127.0.0.1:$TP" -servername gone.test \
     </dev/null >/dev/null 2>&1 || true
-sleep 1.5
+sleep 3
 check_contains "a client that left during the load: the install is dropped or fails cleanly" \
     "$T/tlsedge.log" 'gone.test: the connection went away during the load|serving gone.test'
 check_eq "tlsedge still serves" "a.test" "$(served_cn a.test)"
