@@ -467,6 +467,12 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
         if (core_records_get_str(rec, "proxy.config.log.logfile_dir")[0])
             print_errs(&err);
         core_log_error("plugins could not be loaded; not starting");
+        rcu_thread_offline(); // undo in reverse: task threads, workers, pool, listeners
+        hook_runtime_stop();
+        core_workers_free(rt.workers);
+        tls_pool_stop();
+        rcu_thread_online();
+        net_listeners_free(rt.listeners);
         return 1;
     }
     if (core_workers_start(rt.workers, worker_init, worker_stop, &rt) < 0) {
