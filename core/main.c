@@ -10,6 +10,7 @@
 #include "core/snapshot.h"
 #include "core/stats.h"
 #include "core/worker.h"
+#include "hooks/hook.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/ports.h"
@@ -144,6 +145,8 @@ static struct core_records *declare_all(void)
         rc = tls_config_declare(rec);
     if (rc == 0)
         rc = net_http_config_declare(rec);
+    if (rc == 0)
+        rc = hook_config_declare(rec);
     if (rc < 0) {
         core_records_free(rec);
         return NULL;
@@ -477,7 +480,23 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
     uint64_t stop_ms =
         (uint64_t)core_records_get_int(rec, "proxy.config.stop.shutdown_timeout") * 1000;
     rt.workers = core_workers_new(nw, pin, "w");
-    if (!rt.workers || core_workers_start(rt.workers, worker_init, worker_stop, &rt) < 0) {
+    // Plugins load before the workers start: their TSPluginInit adds hooks and may schedule.
+    int64_t task_threads = core_records_get_int(rec, "proxy.config.task_threads");
+    if (!rt.workers || hook_runtime_start(rt.workers, task_threads > 64 ? 64 : (int)task_threads) < 0 ||
+        hook_plugins_load(o->confdir, rec, &err) < 0) {
+        core_log_errs(&err);
+        if (core_records_get_str(rec, "proxy.config.log.logfile_dir")[0])
+            print_errs(&err);
+        core_log_error("plugins could not be loaded; not starting");
+        rcu_thread_offline(); // undo in reverse: task threads, workers, pool, listeners
+        hook_runtime_stop();
+        core_workers_free(rt.workers);
+        tls_pool_stop();
+        rcu_thread_online();
+        net_listeners_free(rt.listeners);
+        return 1;
+    }
+    if (core_workers_start(rt.workers, worker_init, worker_stop, &rt) < 0) {
         core_log_error("cannot start %d workers: %s", nw, strerror(errno));
         return 1;
     }
@@ -497,6 +516,7 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
     core_workers_free(rt.workers);
     rcu_thread_offline();
     tls_pool_stop(); // after the workers: their key operations may still be on it
+    hook_runtime_stop();
     rcu_thread_online();
     net_listeners_free(rt.listeners);
     core_snapshot_shutdown();
@@ -517,6 +537,7 @@ int main(int argc, char **argv)
     CRYPTO_library_init();
     tls_stats_register();
     net_http_stats_register();
+    hook_stats_register();
     stat_reloads = core_stat_register("proxy.process.tlsedge.reloads");
     stat_reload_failures = core_stat_register("proxy.process.tlsedge.reload_failures");
     struct core_err *err = calloc(1, sizeof(*err));

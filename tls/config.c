@@ -2,6 +2,7 @@
 // tls/config.c: TLS settings, SSL_CTX set-up and the certificate table of a snapshot
 // (see tls/config.h).
 #include "tls/config.h"
+#include "tls/hook.h"
 #include "core/err.h"
 #include "core/records.h"
 #include "core/stats.h"
@@ -220,6 +221,7 @@ static SSL_CTX *make_ctx(void *arg, const struct tls_multicert_line *line, struc
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    tls_hook_ctx_init(ctx); // plugin hook points (CLIENT_HELLO, SERVERNAME)
     if (setup_tickets(ctx, fa, line, err) < 0 || setup_session_cache(ctx, fa, err) < 0)
         goto fail;
     return ctx;
