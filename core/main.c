@@ -395,16 +395,21 @@ static void signal_loop(int sfd, const struct options *o, const struct net_port 
 {
     for (;;) {
         struct signalfd_siginfo si;
-        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
+                              {.fd = tls_tickets_wake_fd(), .events = POLLIN}};
         int64_t due = tls_tickets_due_ms();
         rcu_thread_offline();
-        int pr = poll(&p, 1, due < 0 ? -1 : due > INT32_MAX ? INT32_MAX : (int)due);
-        ssize_t n = pr > 0 ? read(sfd, &si, sizeof(si)) : 0;
+        int pr = poll(p, 2, due < 0 ? -1 : due > INT32_MAX ? INT32_MAX : (int)due);
+        bool sig = pr > 0 && (p[0].revents & POLLIN);
+        ssize_t n = sig ? read(sfd, &si, sizeof(si)) : 0;
         rcu_thread_online();
-        if (pr == 0) {
+        if (pr > 0 && (p[1].revents & POLLIN) && tls_tickets_apply_offered() > 0)
+            core_log_note("ticket keys replaced by a plugin (TSSslTicketKeyUpdate); automatic "
+                          "rotation stops");
+        if (pr == 0)
             rotate_ticket_keys();
+        if (pr == 0 || (pr > 0 && !sig))
             continue;
-        }
         if (pr < 0 || n != sizeof(si)) {
             if ((pr < 0 || n < 0) && errno == EINTR)
                 continue;

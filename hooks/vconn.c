@@ -21,6 +21,7 @@
 #include "hooks/hook.h"
 #include "hooks/internal.h"
 #include "tls/certtable.h"
+#include "tls/tickets.h"
 #include "tls/config.h"
 #include "tls/hook.h"
 
@@ -530,6 +531,22 @@ TSSslContext TSSslContextFindByName(const char *name)
 TSSslContext TSSslContextFindByAddr(struct sockaddr const *addr)
 {
     return addr ? ctx_find(NULL, addr) : NULL;
+}
+
+TSReturnCode TSSslTicketKeyUpdate(char *ticketData, int ticketDataLength)
+{
+    if (!ticketData || ticketDataLength < TLS_TICKET_KEY_LEN)
+        return TS_ERROR;
+    struct tls_ticket_keys *k = tls_ticket_keys_parse((const uint8_t *)ticketData,
+                                                      (size_t)ticketDataLength,
+                                                      "TSSslTicketKeyUpdate", NULL);
+    if (!k)
+        return TS_ERROR;
+    if (tls_tickets_offer_process_keys(k) < 0) {
+        tls_ticket_keys_unref(k);
+        return TS_ERROR;
+    }
+    return TS_SUCCESS;
 }
 
 // ---- runtime ----

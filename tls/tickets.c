@@ -8,8 +8,11 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <time.h>
 #include <urcu-qsbr.h>
 
@@ -38,6 +41,9 @@ static struct {
 
 static struct tls_ticket_keys *process_keys; // RCU-published; written by the main thread only
 static uint64_t interval_s;
+static bool owner_keys; // keys came from tls_tickets_offer_process_keys: no automatic rotation
+static _Atomic(struct tls_ticket_keys *) offered; // handed over by any thread, applied by main
+static int wake_fd = -1;
 static struct timespec last_rotation;
 static int ex_index = -1;
 
@@ -231,6 +237,8 @@ static void publish(struct tls_ticket_keys *k)
 
 int tls_tickets_start(void)
 {
+    if (wake_fd < 0)
+        wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (process_keys)
         return 0;
     struct tls_ticket_keys *k = tls_ticket_keys_random(TLS_TICKET_ROTATION_KEEP);
@@ -242,12 +250,14 @@ int tls_tickets_start(void)
 
 void tls_tickets_set_interval(uint64_t seconds)
 {
+    if (seconds != interval_s)
+        owner_keys = false;
     interval_s = seconds;
 }
 
 int64_t tls_tickets_due_ms(void)
 {
-    if (!interval_s || !process_keys)
+    if (!interval_s || !process_keys || owner_keys)
         return -1;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -294,6 +304,38 @@ int tls_tickets_set_process_keys(struct tls_ticket_keys *block)
     return 0;
 }
 
+int tls_tickets_offer_process_keys(struct tls_ticket_keys *block)
+{
+    if (!block || block->n == 0)
+        return -EINVAL;
+    if (wake_fd < 0)
+        return -EAGAIN;
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        return -errno;
+    tls_ticket_keys_unref(atomic_exchange(&offered, block));
+    return 0;
+}
+
+int tls_tickets_wake_fd(void)
+{
+    return wake_fd;
+}
+
+int tls_tickets_apply_offered(void)
+{
+    uint64_t n;
+    if (wake_fd >= 0 && read(wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        return 0;
+    struct tls_ticket_keys *k = atomic_exchange(&offered, NULL);
+    if (!k)
+        return 0;
+    publish(k);
+    owner_keys = true;
+    core_stat_inc(st.keys_renewed);
+    return 1;
+}
+
 struct tls_ticket_keys *tls_tickets_process_keys_get1(void)
 {
     return tls_ticket_keys_ref(rcu_dereference(process_keys));
@@ -304,4 +346,8 @@ void tls_tickets_stop(void)
     struct tls_ticket_keys *old = rcu_xchg_pointer(&process_keys, NULL);
     synchronize_rcu();
     tls_ticket_keys_unref(old);
+    tls_ticket_keys_unref(atomic_exchange(&offered, NULL));
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
 }

@@ -102,6 +102,23 @@ int tls_tickets_rotate(void);
 // thread, a registered RCU thread.
 int tls_tickets_set_process_keys(struct tls_ticket_keys *block);
 
+// tls_tickets_offer_process_keys hands block (its reference, on success) to the main thread to
+// become the process block, as tls_tickets_set_process_keys does, from any thread (a plugin's
+// TSSslTicketKeyUpdate): it replaces a block offered earlier and not yet applied, and wakes the
+// main thread through tls_tickets_wake_fd(). Keys set this way are managed by their owner:
+// automatic rotation stops until the next tls_tickets_set_interval with a new interval.
+// Returns 0, -EINVAL for NULL or an empty block, or -errno when the wake-up cannot be made.
+int tls_tickets_offer_process_keys(struct tls_ticket_keys *block);
+
+// tls_tickets_wake_fd returns a descriptor (an eventfd) the main thread polls for readability;
+// then it calls tls_tickets_apply_offered(). Made by tls_tickets_start; -1 before.
+int tls_tickets_wake_fd(void);
+
+// tls_tickets_apply_offered publishes a block offered by tls_tickets_offer_process_keys, if
+// any. Returns 1 when one was applied, 0 when none was pending. Main thread, a registered RCU
+// thread.
+int tls_tickets_apply_offered(void);
+
 // tls_tickets_process_keys_get1 returns a new reference to the current process block (NULL
 // before tls_tickets_start). Any registered RCU thread, online.
 struct tls_ticket_keys *tls_tickets_process_keys_get1(void);

@@ -168,4 +168,55 @@ check_eq "session cache off, client without tickets: full" New \
     "$(sclient a.test - "$T/p2" -tls1_2 -no_ticket)"
 check "session cache off: no session ID is issued (nothing to resume)" test ! -e "$T/p2"
 
+echo "keys from a plugin (TSSslTicketKeyUpdate): shared by two instances, rotation stops"
+head -c 96 /dev/urandom >"$T/fleet.key"
+head -c 48 /dev/urandom >"$T/fleet2.key"
+start_fleet() { # start_fleet NAME PLUGIN-ARGS: sets TP, HP, LOG, TLSEDGE_PID
+    TP=$(free_port)
+    HP=$(free_port)
+    local c
+    c=$(new_confdir "$1" <<CFG
+CONFIG proxy.config.http.server_ports STRING $TP:ssl:ip-in=127.0.0.1 $HP:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 1
+CONFIG proxy.config.task_threads INT 1
+CONFIG proxy.config.plugin.plugin_dir STRING $BUILD/plugins
+CONFIG proxy.config.tlsedge.ticket_key.rotation_interval INT 1
+CFG
+)
+    cp "$F/a.test.pem" "$c/a.pem"
+    cp "$F/a.test.key" "$c/a.key"
+    echo "dest_ip=* ssl_cert_name=a.pem ssl_key_name=a.key" >"$c/ssl_multicert.config"
+    echo "ticket_keys.so $2" >"$c/plugin.config"
+    start_tlsedge "$1" "$TP" -C "$c"
+    LOG=$T/$1.log
+}
+start_fleet fleet1 "$T/fleet.key"
+P1=$TP
+H1=$HP
+start_fleet fleet2 "$T/fleet.key 4000 $T/fleet2.key"
+P2=$TP
+H2=$HP
+TP=$P1
+check_eq "instance 1: full" New "$(sclient a.test - "$T/f1" -tls1_3)"
+TP=$P2
+check_eq "instance 2 resumes instance 1's ticket (same plugin keys)" Reused \
+    "$(sclient a.test "$T/f1" - -tls1_3)"
+sleep 2
+TP=$P1
+check_eq "instance 1 still resumes it after 2 rotation intervals (rotation stopped)" Reused \
+    "$(sclient a.test "$T/f1" - -tls1_3)"
+check_eq "one key change counted (the plugin's), no rotation" 1 \
+    "$(stat proxy.process.ssl.total_ticket_keys_renewed "$H1")"
+for i in $(seq 1 50); do
+    grep -q "handed over from $T/fleet2.key" "$T/fleet2.log" && break
+    sleep 0.1
+done
+sleep 0.2
+TP=$P2
+check_eq "after instance 2's plugin replaced the keys, the old ticket no longer resumes there" \
+    New "$(sclient a.test "$T/f1" - -tls1_3)"
+fleethex=$(od -An -tx1 "$T/fleet.key" | tr -d ' \n')
+check "no plugin key bytes in the logs" \
+    bash -c "! grep -qiF '${fleethex:0:16}' '$T/fleet1.log' '$T/fleet2.log'"
+
 finish

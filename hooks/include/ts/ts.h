@@ -189,6 +189,15 @@ tsapi void *TSUserArgGet(void *data, int arg_idx);
 tsapi TSSslContext TSSslContextFindByName(const char *name);
 tsapi TSSslContext TSSslContextFindByAddr(struct sockaddr const *);
 
+// TSSslTicketKeyUpdate replaces the process ticket key block with ticketDataLength bytes of
+// ticketData in ATS's key file format (N x 48 bytes: name, HMAC secret, AES key; the first key
+// seals new tickets, every key opens them). The bytes are copied; the keys take effect within
+// milliseconds (applied by tlsedge's main thread) for every context without a key file of its
+// own (proxy.config.ssl.server.ticket_key.filename or a line's ticket_key_name), and tlsedge's
+// own rotation of the process block stops: the plugin manages the keys from then on (e.g. one
+// set for a fleet). Returns TS_ERROR when fewer than 48 bytes are given. Any thread.
+tsapi TSReturnCode TSSslTicketKeyUpdate(char *ticketData, int ticketDataLength);
+
 #ifdef __cplusplus
 }
 #endif
