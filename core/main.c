@@ -18,6 +18,7 @@
 #include "net/resolve.h"
 #include "tls/certtable.h"
 #include "tls/config.h"
+#include "tls/origin.h"
 #include "tls/pool.h"
 #include "tls/sesscache.h"
 #include "tls/tickets.h"
@@ -527,6 +528,7 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
     core_snapshot_shutdown();
     tls_tickets_stop();
     tls_sesscache_process_free();
+    tls_origin_sessions_free();
     close(sfd);
     core_log_note("stopped");
     return 0;

@@ -11,6 +11,7 @@
 #include "tls/keyless.h"
 #include "tls/keyop.h"
 #include "tls/multicert.h"
+#include "tls/origin.h"
 #include "tls/selfsigned.h"
 #include "tls/sesscache.h"
 #include "tls/tickets.h"
@@ -72,7 +73,8 @@ static const struct core_rec_decl records[] = {
 
 int tls_config_declare(struct core_records *rec)
 {
-    return core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
+    int rc = core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
+    return rc < 0 ? rc : tls_origin_config_declare(rec);
 }
 
 void tls_stats_register(void)
@@ -100,6 +102,7 @@ void tls_stats_register(void)
     core_stat_register("proxy.process.tlsedge.keyless_connects");
     tls_tickets_stats_register();
     tls_sesscache_stats_register();
+    tls_origin_stats_register();
     tls_keyop_init();
 }
 
@@ -467,6 +470,9 @@ struct tls_config *tls_config_build(const struct core_records *rec, const char *
                      : load_embedded(c, &fa, err);
     if (rc < 0 || core_err_failed(err))
         goto fail;
+    c->origin = tls_origin_config_build(rec, confdir, err);
+    if (!c->origin)
+        goto fail;
     return c;
 fail:
     tls_config_free(c);
@@ -478,6 +484,7 @@ void tls_config_free(struct tls_config *c)
     if (!c)
         return;
     tls_certtable_free(c->certs);
+    tls_origin_config_free(c->origin);
     tls_ticket_keys_unref(c->ticket_keys);
     free(c->wire_trace_addr);
     free(c->wire_trace_server_name);

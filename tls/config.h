@@ -14,6 +14,7 @@
 struct core_err;
 struct core_records;
 struct tls_certtable;
+struct tls_origin_config;
 struct tls_ticket_keys;
 
 struct tls_config {
@@ -31,6 +32,7 @@ struct tls_config {
     uint64_t ticket_rotation_s;          // proxy.config.tlsedge.ticket_key.rotation_interval
     size_t session_cache_size;           // proxy.config.ssl.session_cache.size
     uint32_t session_cache_timeout_s;    // proxy.config.ssl.session_cache.timeout (0: 300)
+    struct tls_origin_config *origin;    // TLS to origins (owned)
 };
 
 // tls_config_declare declares TLS's records.config names with their defaults. Main thread.
