@@ -591,6 +591,11 @@ static int make_profile(const struct core_records *rec, const char *confdir,
     SSL_CTX_set_custom_verify(p->ctx, p->policy == TLS_VERIFY_DISABLED ? SSL_VERIFY_NONE
                                                                        : SSL_VERIFY_PEER,
                               verify_cb);
+    static const uint8_t alpn[] = "\x08http/1.1";
+    if (SSL_CTX_set_alpn_protos(p->ctx, alpn, sizeof(alpn) - 1) != 0)
+        return -ENOMEM;
+    // The proxy's flows may retry a write from a moved buffer, and accept partial writes.
+    SSL_CTX_set_mode(p->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_cache_mode(p->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
     SSL_CTX_sess_set_new_cb(p->ctx, new_session_cb);
     return 0;
