@@ -11,6 +11,7 @@
 #include "tls/hook.h"
 #include "tls/internal.h"
 #include "tls/keyop.h"
+#include "tls/sni.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -426,6 +427,17 @@ static enum tls_step start_ssl(struct tls_conn *c, const struct tls_config *cfg,
     SSL_set_bio(c->ssl, bio, bio);
     SSL_set_app_data(c->ssl, c);
     SSL_set_accept_state(c->ssl);
+    int rc = tls_sni_apply(cfg->sni, tls_sni_lookup(cfg->sni, ch->has_sni ? ch->sni : NULL),
+                           c->ssl, (const struct sockaddr *)&c->peer);
+    if (rc < 0) {
+        if (rc == -EACCES) {
+            core_stat_inc(tls_stats.sni_denied);
+            CORE_DEBUG("ssl", "[%llu] sni.yaml ip_allow refuses this client for '%s'",
+                       (unsigned long long)c->id, ch->has_sni ? ch->sni : "");
+        }
+        raw_alert(c, rc == -EACCES ? SSL_AD_ACCESS_DENIED : SSL_AD_INTERNAL_ERROR);
+        return fail(c);
+    }
     SSL_set_shed_handshake_config(c->ssl, 1);
     tls_hook_ssl_init(c->ssl);
     if (tls_hook_wanted() && ch->has_sni)
