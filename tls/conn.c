@@ -571,8 +571,9 @@ static enum tls_step do_handshake(struct tls_conn *c)
         set_state(c, TLS_CONN_KEY_WAIT);
         return TLS_STEP_PENDING;
     }
-    if (e == SSL_ERROR_PENDING_CERTIFICATE || e == SSL_ERROR_WANT_X509_LOOKUP) {
-        set_state(c, TLS_CONN_HOOK_WAIT); // a CLIENT_HELLO or CERT hook is outstanding
+    if (e == SSL_ERROR_PENDING_CERTIFICATE || e == SSL_ERROR_WANT_X509_LOOKUP ||
+        e == SSL_ERROR_WANT_CERTIFICATE_VERIFY) {
+        set_state(c, TLS_CONN_HOOK_WAIT); // a CLIENT_HELLO, CERT or VERIFY_CLIENT hook waits
         return TLS_STEP_PENDING;
     }
     if (e == SSL_ERROR_WANT_READ)

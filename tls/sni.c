@@ -6,6 +6,7 @@
 #include "core/file.h"
 #include "core/records.h"
 #include "net/ipallow.h"
+#include "tls/hook.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +38,10 @@ static const char *const later_keys[] = {
     "forward_route",        "partial_blind_route",      "tunnel_alpn",   "tunnel_prewarm",
     "valid_tls_versions_out", "http2_buffer_water_mark", "quic",         "server_max_early_data",
 };
+
+static int ex_store = -1; // SSL ex_data: the client CA store of the handshake (a reference)
+static void ex_free_store(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, long argl,
+                          void *argp);
 
 struct build {
     const char *name;
@@ -287,10 +292,19 @@ static void parse_root(struct build *b, const yaml_node_t *root)
         parse_entry(b, yaml_document_get_node(b->doc, *it));
 }
 
+// Makes the SSL ex_data slot for the client CA store; on the main thread, with the first
+// configuration, before any handshake reads it.
+static void ex_init(void)
+{
+    if (ex_store < 0)
+        ex_store = SSL_get_ex_new_index(0, NULL, NULL, NULL, ex_free_store);
+}
+
 struct tls_sni_config *tls_sni_config_parse(const char *text, size_t len,
                                             const char *name_for_errors, const char *dir,
                                             struct core_err *err)
 {
+    ex_init();
     struct build b = {.name = name_for_errors, .dir = dir, .err = err};
     b.c = calloc(1, sizeof(*b.c));
     yaml_parser_t parser;
@@ -320,6 +334,7 @@ struct tls_sni_config *tls_sni_config_parse(const char *text, size_t len,
 struct tls_sni_config *tls_sni_config_build(const struct core_records *rec, const char *confdir,
                                             struct core_err *err)
 {
+    ex_init();
     struct tls_sni_config *c = NULL;
     char *path = confdir ? path_in(confdir, core_records_get_str(
                                                 rec, "proxy.config.ssl.servername.filename"))
@@ -381,6 +396,60 @@ const struct tls_sni_entry *tls_sni_lookup(const struct tls_sni_config *c, const
     return NULL;
 }
 
+static void ex_free_store(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, long argl,
+                          void *argp)
+{
+    X509_STORE_free(ptr);
+}
+
+// Verifies the client's chain against the store tls_sni_apply chose (once per handshake) and
+// keeps the result in an X509_STORE_CTX for VERIFY_CLIENT hooks; NULL when out of memory.
+static X509_STORE_CTX *verify_chain(SSL *ssl, bool *ok)
+{
+    X509_STORE *store = SSL_get_ex_data(ssl, ex_store);
+    X509 *leaf = SSL_get_peer_certificate(ssl);
+    X509_STORE_CTX *xs = X509_STORE_CTX_new();
+    *ok = false;
+    if (xs && leaf && store &&
+        X509_STORE_CTX_init(xs, store, leaf, SSL_get_peer_full_cert_chain(ssl)) &&
+        X509_STORE_CTX_set_default(xs, "ssl_client"))
+        *ok = X509_verify_cert(xs) == 1;
+    X509_free(leaf);
+    ERR_clear_error();
+    return xs;
+}
+
+// The client certificate check: tlsedge's own chain verification first (an untrusted, expired
+// or non-client certificate fails there, as ATS fails before its hook), then the VERIFY_CLIENT
+// plugins, which may fail it (TS_EVENT_ERROR) or, with verify_client_async, take their time.
+static enum ssl_verify_result_t verify_client_cb(SSL *ssl, uint8_t *out_alert)
+{
+    struct tls_conn *c = SSL_get_app_data(ssl);
+    struct tls_conn_hooks *hk = c ? tls_conn_hooks(c) : NULL;
+    bool ok = true;
+    if (!hk || hk->progress[TLS_HOOK_VERIFY_CLIENT] == TLS_HOOK_NONE) {
+        X509_STORE_CTX *xs = verify_chain(ssl, &ok);
+        if (hk && !hk->verify_ctx)
+            hk->verify_ctx = xs;
+        else
+            X509_STORE_CTX_free(xs);
+        if (!ok || !hk) {
+            *out_alert = SSL_AD_BAD_CERTIFICATE;
+            return ok ? ssl_verify_ok : ssl_verify_invalid;
+        }
+    }
+    switch (tls_hook_gate(c, TLS_HOOK_VERIFY_CLIENT)) {
+    case TLS_HOOK_GO:
+        return ssl_verify_ok;
+    case TLS_HOOK_WAIT:
+        return ssl_verify_retry;
+    case TLS_HOOK_FAIL:
+        break;
+    }
+    *out_alert = SSL_AD_ACCESS_DENIED;
+    return ssl_verify_invalid;
+}
+
 int tls_sni_apply(const struct tls_sni_config *c, const struct tls_sni_entry *e, SSL *ssl,
                   const struct sockaddr *peer)
 {
@@ -394,18 +463,25 @@ int tls_sni_apply(const struct tls_sni_config *c, const struct tls_sni_entry *e,
     if (level == TLS_VERIFY_CLIENT_NONE)
         return 0;
     const struct tls_client_ca *ca = e && e->ca.store ? &e->ca : &c->ca;
-    if (ca->store && !SSL_set1_verify_cert_store(ssl, ca->store))
+    if (ex_store < 0) // made by every configuration build
         return -ENOMEM;
+    if (ca->store) {
+        X509_STORE_up_ref(ca->store);
+        if (!SSL_set_ex_data(ssl, ex_store, ca->store)) {
+            X509_STORE_free(ca->store);
+            return -ENOMEM;
+        }
+    }
     if (ca->names && sk_X509_NAME_num(ca->names) > 0) {
         STACK_OF(X509_NAME) *names = SSL_dup_CA_list(ca->names);
         if (!names)
             return -ENOMEM;
         SSL_set_client_CA_list(ssl, names);
     }
-    SSL_set_verify(ssl,
-                   level == TLS_VERIFY_CLIENT_STRICT
-                       ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                       : SSL_VERIFY_PEER,
-                   NULL);
+    SSL_set_custom_verify(ssl,
+                          level == TLS_VERIFY_CLIENT_STRICT
+                              ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                              : SSL_VERIFY_PEER,
+                          verify_client_cb);
     return 0;
 }

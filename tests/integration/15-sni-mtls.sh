@@ -124,4 +124,48 @@ check_eq "level 2: no certificate refused" 000 "$(get any.wild.test)"
 check_eq "level 2: a trusted client certificate served" 200 \
     "$(get any.wild.test --cert "$F/client.pem" --key "$F/client.key")"
 
+echo "VERIFY_CLIENT hooks (tests/plugins/verify_client.so)"
+# vc_instance NAME BLOCKED-CN [DELAY_MS ASYNC]: tlsedge with certification_level 2 and the plugin.
+vc_instance() {
+    TP=$(free_port)
+    HP=$(free_port)
+    local c
+    c=$(new_confdir "$1" <<CFG
+CONFIG proxy.config.http.server_ports STRING $TP:ssl:ip-in=127.0.0.1 $HP:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 1
+CONFIG proxy.config.task_threads INT 1
+CONFIG proxy.config.plugin.plugin_dir STRING $BUILD/plugins
+CONFIG proxy.config.ssl.server.cert.path STRING $F
+CONFIG proxy.config.ssl.server.private_key.path STRING $F
+CONFIG proxy.config.ssl.client.certification_level INT 2
+CONFIG proxy.config.ssl.CA.cert.filename STRING $F/ca.pem
+CONFIG proxy.config.tlsedge.verify_client_async INT ${4:-0}
+CFG
+)
+    cp "$conf/ssl_multicert.config" "$c/"
+    echo "verify_client.so $2 ${3:-0}" >"$c/plugin.config"
+    start_tlsedge "$1" "$TP" -C "$c"
+}
+vc_instance vc1 nobody.test
+check_eq "a hook that accepts: served" 200 \
+    "$(get any.wild.test --cert "$F/client.pem" --key "$F/client.key")"
+check_contains "  the hook saw the verified chain (leaf and root)" "$T/vc1.log" \
+    "verify_client: CN=client.test chain=2 verdict=accept"
+check_eq "an untrusted certificate fails before the hook" 000 \
+    "$(get any.wild.test --cert "$T/stranger.pem" --key "$T/stranger.key")"
+check "  and the hook did not see it" bash -c "! grep -q 'CN=stranger' '$T/vc1.log'"
+vc_instance vc2 client.test
+check_eq "TSVConnReenableEx(ERROR) from VERIFY_CLIENT fails the handshake" 000 \
+    "$(get any.wild.test --cert "$F/client.pem" --key "$F/client.key")"
+check_contains "  (the hook refused it)" "$T/vc2.log" "CN=client.test chain=2 verdict=refuse"
+vc_instance vc3 nobody.test 1500 1
+start=$(date +%s%N)
+check_eq "verify_client_async 1: the handshake waits for a re-enable 1.5 s later" 200 \
+    "$(get any.wild.test --cert "$F/client.pem" --key "$F/client.key")"
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+check "  and completes after it (${elapsed} ms >= 1500)" test "$elapsed" -ge 1500
+vc_instance vc4 client.test 1000 1
+check_eq "verify_client_async 1: a late ERROR still fails the handshake" 000 \
+    "$(get any.wild.test --cert "$F/client.pem" --key "$F/client.key")"
+
 finish
