@@ -96,6 +96,16 @@ void net_conn_close(struct net_conn *c)
     core_worker_defer(c->w, &c->free_msg);
 }
 
+void net_conn_shutdown_write(struct net_conn *c)
+{
+    if (c->state == NET_CONN_CLOSED)
+        return;
+    if (c->tls)
+        tls_conn_shutdown(c->tls);
+    else
+        shutdown(c->fd, SHUT_WR);
+}
+
 void net_conn_arm(struct net_conn *c, uint64_t ms)
 {
     if (ms == 0)

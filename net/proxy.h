@@ -31,6 +31,8 @@ struct net_http_config {
     uint64_t keepalive_in_ms;    // proxy.config.http.keep_alive_no_activity_timeout_in
     uint64_t txn_in_ms;          // proxy.config.http.transaction_no_activity_timeout_in
     uint64_t txn_out_ms;         // proxy.config.http.transaction_no_activity_timeout_out
+    uint16_t connect_ports[64][2]; // proxy.config.http.connect_ports: inclusive ranges
+    size_t n_connect_ports;        // 0: CONNECT to no port ("*" is one range 1-65535)
 };
 
 // net_http_config_declare declares the HTTP records.config names. Main thread.
