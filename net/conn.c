@@ -148,6 +148,25 @@ static void start_http(struct net_conn *c)
         net_conn_close(c);
 }
 
+// Relays the connection to a route instead of the HTTP stage: blind (no TLS here: the buffered
+// ClientHello goes first, then raw bytes both ways) or forward (the decrypted bytes as they are).
+static void start_route(struct net_conn *c, bool blind)
+{
+    char *route = strdup(tls_conn_route(c->tls));
+    uint8_t *head = NULL;
+    size_t n = 0;
+    if (blind) {
+        n = tls_conn_take_buffered(c->tls, &head);
+        tls_conn_free(c->tls);
+        c->tls = NULL;
+    }
+    c->state = NET_CONN_HTTP;
+    net_conn_arm(c, 0);
+    if (!route || net_http_start_route(c, route, head, n) < 0)
+        net_conn_close(c);
+    free(route);
+}
+
 static void run_handshake(struct net_conn *c)
 {
     if (c->state != NET_CONN_TLS_HANDSHAKE)
@@ -159,7 +178,9 @@ static void run_handshake(struct net_conn *c)
         return;
     }
     enum tls_step s = tls_conn_handshake(c->tls, tc);
-    if (s == TLS_STEP_DONE)
+    if (s == TLS_STEP_TUNNEL || (s == TLS_STEP_DONE && tls_conn_route(c->tls)))
+        start_route(c, s == TLS_STEP_TUNNEL);
+    else if (s == TLS_STEP_DONE)
         start_http(c);
     else if (s == TLS_STEP_FAILED)
         net_conn_close(c);

@@ -113,6 +113,7 @@ struct net_http {
     uint16_t origin_port;
     char origin_host[256];
     bool tunnel;          // CONNECT: bytes relayed both ways once the origin connected
+    bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
     SSL *ossl;            // TLS to the origin, or NULL for plain TCP
     bool origin_tls;      // the route asks for TLS
     char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
@@ -407,6 +408,12 @@ static void reply(struct net_http *h, int status, const char *body, bool close)
 {
     char out[1024];
     origin_close(h);
+    if (h->routed) { // a routed tunnel's client speaks TLS to someone else: just close
+        CORE_DEBUG("http", "[%llu] tunnel route failed (%d)", (unsigned long long)h->c->id,
+                   status);
+        set_state(h, NET_HTTP_DONE);
+        return;
+    }
     flow_reset(&h->resp, false);
     if (h->req.body != NET_HTTP1_BODY_NONE && !h->req.body_done)
         close = true; // the rest of the request body cannot be skipped safely
@@ -691,8 +698,10 @@ static void start_tunnel(struct net_http *h, const struct net_http_config *cfg, 
 static void tunnel_open(struct net_http *h)
 {
     static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
-    buf_append(&h->resp.out, ok, sizeof(ok) - 1);
-    count_status(200);
+    if (!h->routed) {
+        buf_append(&h->resp.out, ok, sizeof(ok) - 1);
+        count_status(200);
+    }
     h->resp_head_parsed = true;
     h->resp_head_sent = true;
     h->close_after = true;
@@ -1326,6 +1335,45 @@ int net_http_start(struct net_conn *c)
     h->resume.fn = on_resume;
     c->http = h;
     arm(h);
+    pump(h);
+    return 0;
+}
+
+int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len)
+{
+    char host[256];
+    const char *colon = strrchr(route, ':');
+    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    size_t hl = colon ? (size_t)(colon - route) : 0;
+    if (hl && route[0] == '[' && route[hl - 1] == ']') {
+        route++;
+        hl -= 2;
+    }
+    if (!colon || hl == 0 || hl >= sizeof(host) || port < 1 || port > 65535) {
+        core_log_warn("[%llu] tunnel route '%s' is not host:port", (unsigned long long)c->id,
+                      route);
+        free(head);
+        return -EINVAL;
+    }
+    memcpy(host, route, hl);
+    host[hl] = '\0';
+    struct net_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        free(head);
+        return -ENOMEM;
+    }
+    h->c = c;
+    h->ofd = -1;
+    h->state = NET_HTTP_READ_HEAD;
+    h->resume.fn = on_resume;
+    h->tunnel = h->routed = true;
+    h->req.body = NET_HTTP1_BODY_TUNNEL;
+    if (head) {
+        h->req.in.data = (char *)head;
+        h->req.in.cap = h->req.in.end = len;
+    }
+    c->http = h;
+    start_origin(h, host, (uint16_t)port);
     pump(h);
     return 0;
 }

@@ -55,6 +55,13 @@ void net_http_stats_register(void);
 // -ENOMEM. Owning worker.
 int net_http_start(struct net_conn *c);
 
+// net_http_start_route relays c to route ("host:port") as a tunnel instead of parsing HTTP:
+// the len bytes of head (taken over, may be NULL) are sent first (a blind tunnel's ClientHello),
+// then bytes flow both ways, as in a CONNECT tunnel but with no response of tlsedge's own.
+// Returns 0, -EINVAL for a route that is not host:port, or -ENOMEM (head freed either way).
+// Owning worker.
+int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len);
+
 // net_http_on_client_event runs the stage after an event on the client descriptor.
 void net_http_on_client_event(struct net_conn *c, uint32_t events);
 

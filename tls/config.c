@@ -478,6 +478,13 @@ struct tls_config *tls_config_build(const struct core_records *rec, const char *
     c->sni = c->origin ? tls_sni_config_build(rec, confdir, err) : NULL;
     if (!c->origin || !c->sni)
         goto fail;
+    int tl = tls_certtable_tunnel_line(c->certs);
+    if (tl && !c->sni->default_route) {
+        core_err_add(err, "ssl_multicert.config", tl,
+                     "action=tunnel needs proxy.config.tlsedge.tunnel.default_route (host:port): "
+                     "tlsedge has no transparent mode to find the original destination");
+        goto fail;
+    }
     return c;
 fail:
     tls_config_free(c);

@@ -29,13 +29,14 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.ssl.client.certification_level", CORE_REC_INT, "0"},
     {"proxy.config.ssl.CA.cert.filename", CORE_REC_STRING, ""},
     {"proxy.config.ssl.CA.cert.path", CORE_REC_STRING, ""},
+    {"proxy.config.tlsedge.tunnel.default_route", CORE_REC_STRING, ""},
 };
 
 // Keys that belong to features other issues build: accepted, warned about, ignored.
 static const char *const later_keys[] = {
     "verify_server_policy", "verify_server_properties", "client_cert",   "client_key",
-    "client_sni_policy",    "host_sni_policy",          "http2",         "tunnel_route",
-    "forward_route",        "partial_blind_route",      "tunnel_alpn",   "tunnel_prewarm",
+    "client_sni_policy",    "host_sni_policy",          "http2",
+    "partial_blind_route",  "tunnel_alpn",              "tunnel_prewarm",
     "valid_tls_versions_out", "http2_buffer_water_mark", "quic",         "server_max_early_data",
 };
 
@@ -230,6 +231,15 @@ static void entry_key(struct build *b, struct tls_sni_entry *e, const char *k, c
             else
                 b->errors++;
         }
+    } else if (strcmp(k, "tunnel_route") == 0 || strcmp(k, "forward_route") == 0) {
+        const char *colon = s ? strrchr(s, ':') : NULL;
+        if (!s || !colon || colon == s || !colon[1]) {
+            report(b, false, line_of(v), "%s: expected host:port", k);
+            return;
+        }
+        char **dst = k[0] == 't' ? &e->tunnel_route : &e->forward_route;
+        free(*dst);
+        *dst = strdup(s);
     } else if (later_key(k)) {
         report(b, true, line_of(v), "%s is not built yet: ignored", k);
     } else {
@@ -353,6 +363,8 @@ struct tls_sni_config *tls_sni_config_build(const struct core_records *rec, cons
     const char *caf = core_records_get_str(rec, "proxy.config.ssl.CA.cert.filename");
     const char *cad = core_records_get_str(rec, "proxy.config.ssl.CA.cert.path");
     c->level = level < 0 ? 0 : level > 2 ? 2 : (int)level;
+    const char *dr = core_records_get_str(rec, "proxy.config.tlsedge.tunnel.default_route");
+    c->default_route = dr[0] ? strdup(dr) : NULL;
     if ((caf[0] || cad[0]) &&
         ca_load(&c->ca, confdir, caf, caf[0] ? NULL : cad, err, "records.config", 0) < 0) {
         tls_sni_config_free(c);
@@ -367,10 +379,13 @@ void tls_sni_config_free(struct tls_sni_config *c)
         return;
     for (size_t i = 0; i < c->n; i++) {
         free(c->entry[i].fqdn);
+        free(c->entry[i].tunnel_route);
+        free(c->entry[i].forward_route);
         ca_free(&c->entry[i].ca);
         net_ipallow_free(c->entry[i].ip_allow);
     }
     free(c->entry);
+    free(c->default_route);
     ca_free(&c->ca);
     free(c);
 }
@@ -448,6 +463,41 @@ static enum ssl_verify_result_t verify_client_cb(SSL *ssl, uint8_t *out_alert)
     }
     *out_alert = SSL_AD_ACCESS_DENIED;
     return ssl_verify_invalid;
+}
+
+bool tls_sni_allows(const struct tls_sni_entry *e, const struct sockaddr *peer)
+{
+    return !e || !e->ip_allow || net_ipallow_check(e->ip_allow, peer, "GET");
+}
+
+int tls_sni_route_expand(const struct tls_sni_entry *e, const char *route, const char *sni,
+                         unsigned local_port, char *out, size_t len)
+{
+    size_t cap_len = e && e->wildcard && sni ? strlen(sni) - strlen(e->fqdn) : 0;
+    size_t o = 0;
+    for (const char *p = route; *p;) {
+        char port[8];
+        const char *add = NULL;
+        size_t n = 1;
+        if (p[0] == '$' && p[1] == '1') {
+            add = sni ? sni : "";
+            n = cap_len;
+            p += 2;
+        } else if (strncmp(p, "{inbound_local_port}", 20) == 0) {
+            snprintf(port, sizeof(port), "%u", local_port);
+            add = port;
+            n = strlen(port);
+            p += 20;
+        } else {
+            add = p++;
+        }
+        if (o + n >= len)
+            return -ENOSPC;
+        memcpy(out + o, add, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return 0;
 }
 
 int tls_sni_apply(const struct tls_sni_config *c, const struct tls_sni_entry *e, SSL *ssl,

@@ -56,11 +56,15 @@ struct tls_sni_entry {
     struct tls_client_ca ca; // verify_client_ca_certs (store NULL: the global CA)
     uint16_t min_version, max_version; // valid_tls_versions_in, 0 when unset
     struct net_ipallow *ip_allow;      // NULL when unset
+    char *tunnel_route;  // blind tunnel to host:port ($1, {inbound_local_port}), or NULL
+    char *forward_route; // terminate TLS, relay the plaintext to host:port, or NULL
 };
 
 struct tls_sni_config {
     struct tls_sni_entry *entry;
     size_t n;
+    char *default_route; // proxy.config.tlsedge.tunnel.default_route (ssl_multicert
+                         // action=tunnel), or NULL
     int level;                 // proxy.config.ssl.client.certification_level
     struct tls_client_ca ca;   // proxy.config.ssl.CA.cert.filename/path (store may be NULL)
 };
@@ -87,6 +91,15 @@ void tls_sni_config_free(struct tls_sni_config *c);
 // tls_sni_lookup returns the first entry matching sni (may be NULL: no entry matches), or NULL.
 // Borrowed from c. Any thread, inside an RCU read-side section.
 const struct tls_sni_entry *tls_sni_lookup(const struct tls_sni_config *c, const char *sni);
+
+// tls_sni_allows is true unless e's ip_allow refuses a client at peer. Any thread.
+bool tls_sni_allows(const struct tls_sni_entry *e, const struct sockaddr *peer);
+
+// tls_sni_route_expand writes route (an entry's tunnel_route or forward_route) into out (len
+// bytes) with "$1" replaced by what the fqdn's "*" matched in sni and "{inbound_local_port}" by
+// local_port. Returns 0, or -ENOSPC when it does not fit.
+int tls_sni_route_expand(const struct tls_sni_entry *e, const char *route, const char *sni,
+                         unsigned local_port, char *out, size_t len);
 
 // tls_sni_apply applies entry e (may be NULL) and the global level of c to a new server ssl of a
 // client at peer, before its handshake: versions, client certificate request and trusted CAs.
