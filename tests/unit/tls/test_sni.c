@@ -106,7 +106,7 @@ Test(tls_sni, errors_name_the_line)
 
 Test(tls_sni, keys_of_later_features_are_warnings)
 {
-    cr_assert_not_null(parse("sni:\n  - fqdn: a.test\n    tunnel_route: b:443\n    http2: on\n"));
+    cr_assert_not_null(parse("sni:\n  - fqdn: a.test\n    partial_blind_route: b:443\n    http2: on\n"));
     cr_assert_eq(err.warnings, 2);
     cr_assert_eq(err.errors, 0);
 }
