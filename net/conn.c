@@ -287,6 +287,7 @@ void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
         return;
     }
     tls_conn_set_resume(c->tls, on_resume, c);
+    tls_conn_set_passthrough(c->tls, port->tr_pass);
     const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
     net_conn_arm(c, tc ? tc->handshake_timeout_ms : 30000);
     // The ClientHello may already be here: the edge came before registration.

@@ -56,6 +56,7 @@ struct tls_conn {
     struct tls_conn_hooks hooks; // plugin hook progress (tls/hook.h)
     char *sni;                   // the ClientHello's SNI, kept for plugins; NULL without hooks
     char *route;                 // tunnel or forward route (tls_conn_route), or NULL
+    bool passthrough;            // a tr-pass port: bytes that are not TLS become a blind tunnel
 };
 
 static BIO_METHOD *bio_method;
@@ -524,6 +525,23 @@ static enum tls_step hello_outcome(struct tls_conn *c, enum tls_ch_result r)
     return fail(c);
 }
 
+// A tr-pass port received bytes that are not a TLS ClientHello: relay them blind to
+// proxy.config.tlsedge.tunnel.default_route, or close when there is none.
+static enum tls_step pass_through(struct tls_conn *c, const struct tls_config *cfg)
+{
+    core_stat_inc(tls_stats.hello_not_tls);
+    if (!cfg->sni->default_route || !(c->route = strdup(cfg->sni->default_route))) {
+        CORE_DEBUG("ssl", "[%llu] tr-pass: not TLS and no default route: closed",
+                   (unsigned long long)c->id);
+        return fail(c);
+    }
+    CORE_DEBUG("ssl", "[%llu] tr-pass: not TLS, relayed to %s", (unsigned long long)c->id,
+               c->route);
+    c->off = 0;
+    set_state(c, TLS_CONN_TUNNEL);
+    return TLS_STEP_TUNNEL;
+}
+
 static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg)
 {
     if (!c->buf) {
@@ -564,6 +582,8 @@ static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg
         enum tls_ch_result r = tls_clienthello_parse(c->buf, c->len, &ch);
         if (r == TLS_CH_NEED_MORE)
             continue;
+        if (r == TLS_CH_NOT_TLS && c->passthrough)
+            return pass_through(c, cfg);
         if (r != TLS_CH_DONE)
             return hello_outcome(c, r);
         return start_ssl(c, cfg, &ch);
@@ -764,6 +784,11 @@ void tls_conn_shutdown(struct tls_conn *c)
         SSL_shutdown(c->ssl);
         ERR_clear_error();
     }
+}
+
+void tls_conn_set_passthrough(struct tls_conn *c, bool on)
+{
+    c->passthrough = on;
 }
 
 const char *tls_conn_route(const struct tls_conn *c)

@@ -99,6 +99,11 @@ void tls_conn_note_readable(struct tls_conn *c);
 // closed (then nobody reads it).
 void tls_conn_shutdown(struct tls_conn *c);
 
+// tls_conn_set_passthrough marks c as accepted on a tr-pass port: a first flight that is not a
+// TLS ClientHello then becomes a blind tunnel to proxy.config.tlsedge.tunnel.default_route
+// (TLS_STEP_TUNNEL) instead of being refused. Before the first tls_conn_handshake.
+void tls_conn_set_passthrough(struct tls_conn *c, bool on);
+
 // tls_conn_route returns where c's bytes go instead of the HTTP stage (lent; host:port), or
 // NULL: after TLS_STEP_TUNNEL the blind tunnel's route (sni.yaml tunnel_route, or
 // proxy.config.tlsedge.tunnel.default_route for an ssl_multicert action=tunnel address); after

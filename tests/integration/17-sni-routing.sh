@@ -94,6 +94,31 @@ check "a ClientHello was captured to send" test -s "$T/hello.bin"
 check_eq "the upstream received exactly those bytes" "$(sha256sum <"$T/hello.bin")" \
     "$(sha256sum <"$T/received.bin" 2>/dev/null)"
 
+echo "tr-pass"
+PP=$(free_port)
+SP=$(free_port)
+conf2=$(new_confdir conf2 <<CFG
+CONFIG proxy.config.http.server_ports STRING $PP:ssl:tr-pass:ip-in=127.0.0.1 $SP:ssl:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 1
+CONFIG proxy.config.ssl.server.cert.path STRING $F
+CONFIG proxy.config.ssl.server.private_key.path STRING $F
+CONFIG proxy.config.tlsedge.tunnel.default_route STRING 127.0.0.1:$ORIGIN_PORT
+CFG
+)
+echo "dest_ip=* ssl_cert_name=wild.pem ssl_key_name=wild.key" >"$conf2/ssl_multicert.config"
+start_tlsedge tlsedge2 "$PP" -C "$conf2"
+plain_get() { # plain_get PORT: plain HTTP bytes to a TLS port; prints the reply's body line
+    exec 4<>"/dev/tcp/127.0.0.1/$1"
+    printf 'GET / HTTP/1.0\r\nHost: x\r\n\r\n' >&4
+    timeout 5 cat <&4 | tail -n 1 || true
+    exec 4<&-
+}
+check_eq "plain bytes on a tr-pass port are relayed to the default route" \
+    "hello from origin" "$(plain_get "$PP")"
+check_eq "TLS on the tr-pass port is still terminated" "*.wild.test" "$(served_cn "$PP" x.wild.test)"
+check_eq "plain bytes on an ssl port without tr-pass get a protocol_version alert" \
+    15030300020246 "$(raw_exchange "$SP" 'GET / HTTP/1.0\r\nHost: x\r\n\r\n')"
+
 echo "configuration"
 sed -i '/tunnel.default_route/d' "$conf/records.config"
 check "action=tunnel without a default route is refused by tlsedge -t" \
