@@ -31,6 +31,13 @@ static _Atomic uint64_t next_conn_id;
 static int stat_open = -1;
 static int stat_total = -1;
 static int stat_hs_timeouts = -1;
+static int stat_throttled = -1;
+// Client connections open in the whole process (every worker): what connections_throttle limits.
+// One relaxed atomic add per accept and per close, beside a TLS handshake's cost.
+static _Atomic int64_t open_conns;
+// When this worker last warned that the throttle refused a connection (rate-limits the log).
+static __thread uint64_t throttle_warned_ms;
+#define THROTTLE_WARN_EVERY_MS 10000
 
 int net_conns_init(int nworkers)
 {
@@ -42,6 +49,7 @@ int net_conns_init(int nworkers)
     stat_open = core_stat_register("proxy.process.http.current_client_connections");
     stat_total = core_stat_register("proxy.process.http.total_client_connections");
     stat_hs_timeouts = core_stat_register("proxy.process.tlsedge.handshake_timeouts_in");
+    stat_throttled = core_stat_register("proxy.process.net.connections_throttled_in");
     return 0;
 }
 
@@ -90,6 +98,7 @@ void net_conn_close(struct net_conn *c)
     c->fd = -1;
     cds_list_del(&c->link);
     core_stat_add(stat_open, -1);
+    atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
     core_worker_release(c->w);
     // Events for this connection's other descriptors may still be queued in this iteration.
     c->free_msg.fn = free_conn;
@@ -226,15 +235,45 @@ static struct net_conn *conn_new(struct core_worker *w, int fd, const struct net
     return c;
 }
 
+// Takes a slot under proxy.config.net.connections_throttle. Returns false when every slot is
+// taken: the caller closes the new connection at once (ATS behaviour), so it neither waits in the
+// backlog nor costs more than an accept and a close. The count is taken first and given back on
+// refusal, so concurrent workers never overshoot the limit.
+static bool throttle_admit(struct core_worker *w, const struct net_port *port)
+{
+    const struct net_http_config *hc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_HTTP);
+    int64_t limit = hc ? hc->max_client_conns : 0;
+    int64_t open = atomic_fetch_add_explicit(&open_conns, 1, memory_order_relaxed);
+    if (limit <= 0 || open < limit)
+        return true;
+    atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
+    core_stat_inc(stat_throttled);
+    uint64_t now = core_now_ms();
+    if (throttle_warned_ms == 0 || now - throttle_warned_ms >= THROTTLE_WARN_EVERY_MS) {
+        throttle_warned_ms = now;
+        core_log_warn("port %u: %lld client connections open, connections_throttle reached: "
+                      "closing new connections at once (worker %d; next warning in %d s)",
+                      port->port, (long long)open, core_worker_id(w),
+                      THROTTLE_WARN_EVERY_MS / 1000);
+    }
+    return false;
+}
+
 void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
                      const struct sockaddr *peer, socklen_t peerlen)
 {
+    if (!throttle_admit(w, port)) {
+        close(fd);
+        return;
+    }
     struct net_conn *c = conn_new(w, fd, port, peer, peerlen);
     if (!c) {
+        atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
         close(fd);
         return;
     }
     if (core_worker_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &c->ev) < 0) {
+        atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
         close(fd);
         free(c);
         return;

@@ -152,6 +152,9 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.http.keep_alive_no_activity_timeout_in", CORE_REC_INT, "120"},
     {"proxy.config.http.transaction_no_activity_timeout_in", CORE_REC_INT, "30"},
     {"proxy.config.http.transaction_no_activity_timeout_out", CORE_REC_INT, "30"},
+    // ATS's default. Here it limits open client connections only (ATS counts origin ones too):
+    // an origin connection exists only while its client connection does.
+    {"proxy.config.net.connections_throttle", CORE_REC_INT, "30000"},
 };
 
 int net_http_config_declare(struct core_records *rec)
@@ -187,6 +190,8 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
     c->keepalive_in_ms = seconds(rec, "proxy.config.http.keep_alive_no_activity_timeout_in");
     c->txn_in_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_in");
     c->txn_out_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_out");
+    int64_t mc = core_records_get_int(rec, "proxy.config.net.connections_throttle");
+    c->max_client_conns = mc > 0 ? mc : 0;
     char path[PATH_MAX];
     if (confdir) {
         conf_path(path, sizeof(path), confdir,

@@ -31,6 +31,7 @@ struct net_http_config {
     uint64_t keepalive_in_ms;    // proxy.config.http.keep_alive_no_activity_timeout_in
     uint64_t txn_in_ms;          // proxy.config.http.transaction_no_activity_timeout_in
     uint64_t txn_out_ms;         // proxy.config.http.transaction_no_activity_timeout_out
+    int64_t max_client_conns;    // proxy.config.net.connections_throttle; 0: no limit
 };
 
 // net_http_config_declare declares the HTTP records.config names. Main thread.
