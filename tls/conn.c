@@ -476,11 +476,19 @@ static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg
             c->drained = true;
             return TLS_STEP_WANT_READ;
         }
-        if (n <= 0) {
-            if (c->len > 0)
-                core_stat_inc(tls_stats.err_syscall); // gone mid-ClientHello
+        if (n == 0 && c->len > 0) {
+            // The client ended its side mid-ClientHello: it may still read, so it gets the
+            // decode_error alert (RFC 8446 section 6.2) like any other undecodable hello.
+            core_stat_inc(tls_stats.hello_truncated);
+            CORE_DEBUG("ssl", "[%llu] ClientHello truncated after %zu bytes",
+                       (unsigned long long)c->id, c->len);
+            raw_alert(c, SSL_AD_DECODE_ERROR);
             return fail(c);
         }
+        if (n < 0 && c->len > 0)
+            core_stat_inc(tls_stats.err_syscall); // reset mid-ClientHello
+        if (n <= 0)
+            return fail(c);
         if (c->len == 0)
             core_stat_inc(tls_stats.attempts_in);
         c->drained = c->len + (size_t)n < c->cap;

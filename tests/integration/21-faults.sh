@@ -1,0 +1,119 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Faults: an origin that refuses, resets (before and in the middle of a response), closes early,
+# stalls (before and in the middle of a response) or answers garbage gets a 502/504 or a closed
+# client connection, never a crash or a hang, with one counter per reason; invalid TLS from a
+# client (an oversize SNI, a 64 KiB ClientHello, a truncated ClientHello, a garbage first record)
+# is closed with an alert and counted per kind.
+. "$(dirname "$0")/lib.sh"
+
+F=$TLSEDGE_FIXTURES
+start_origin origin
+O=$ORIGIN_PORT
+TP=$(free_port)
+HP=$(free_port)
+DEAD=$(free_port)
+conf=$(new_confdir conf <<CFG
+CONFIG proxy.config.http.server_ports STRING $TP:ssl:ip-in=127.0.0.1 $HP:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 2
+CONFIG proxy.config.ssl.server.cert.path STRING $F
+CONFIG proxy.config.ssl.server.private_key.path STRING $F
+CONFIG proxy.config.http.transaction_no_activity_timeout_out INT 2
+CFG
+)
+cat >"$conf/ssl_multicert.config" <<'CFG'
+dest_ip=* ssl_cert_name=a.test.pem ssl_key_name=a.test.key
+CFG
+cat >"$conf/remap.config" <<CFG
+map https://a.test/ http://127.0.0.1:$O/
+map http://plain.test/ http://127.0.0.1:$O/
+map http://dead.test/ http://127.0.0.1:$DEAD/
+CFG
+start_tlsedge tlsedge "$TP" -C "$conf"
+
+# get PATH [HOST]: "<status> <body bytes> <curl exit status> <ms>" for one request via the plain
+# port. curl exits 18 (partial file) or 56 (receive error) when a response is cut short.
+get() {
+    t0=$(date +%s%N)
+    rc=0
+    out=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 10 \
+        -H "Host: ${2:-plain.test}" "http://127.0.0.1:$HP$1") || rc=$?
+    echo "$out $rc $((($(date +%s%N) - t0) / 1000000))"
+}
+s() { stat "proxy.process.tlsedge.$1" "$HP"; }
+
+# ---- origin faults, before the response head: an error status ----
+r=$(get / dead.test)
+check_eq "refused origin: 502" 502 "${r%% *}"
+r=$(get /reset)
+check_eq "origin resets before answering: 502" 502 "${r%% *}"
+r=$(get /close)
+check_eq "origin closes before answering: 502" 502 "${r%% *}"
+r=$(get /garbage)
+check_eq "origin answers garbage: 502" 502 "${r%% *}"
+r=$(get /stall)
+set -- $r
+check_eq "origin stalls before answering: 504" 504 "$1"
+check "at transaction_no_activity_timeout_out, 2 s (${4} ms)" test "$4" -ge 1500 -a "$4" -lt 6000
+
+# ---- origin faults in the middle of the body: the client connection is cut ----
+r=$(get '/cut/100000?at=50000&rst=1')
+set -- $r
+check_eq "origin resets mid-body: the client saw 200 and 50000 of 100000 bytes, then a cut" \
+    "200 50000 cut" "$1 $2 $([ "$3" = 18 ] || [ "$3" = 56 ] && echo cut)"
+r=$(get '/cut/100000?at=30000')
+set -- $r
+check_eq "origin closes mid-body: the client saw 200 and 30000 bytes, then a cut" \
+    "200 30000 cut" "$1 $2 $([ "$3" = 18 ] || [ "$3" = 56 ] && echo cut)"
+r=$(get '/slow/100?ms=60000')
+set -- $r
+check_eq "origin stalls mid-body: the client saw the head, then a cut" "200 0 cut" \
+    "$1 $2 $([ "$3" = 18 ] || [ "$3" = 56 ] && echo cut)"
+check "at transaction_no_activity_timeout_out, 2 s (${4} ms)" test "$4" -ge 1500 -a "$4" -lt 6000
+rc=0
+curl -s -o /dev/null --max-time 10 --cacert "$F/ca.pem" --resolve "a.test:$TP:127.0.0.1" \
+    "https://a.test:$TP/cut/1000000?at=400000&rst=1" || rc=$?
+check "through TLS too: a reset mid-body cuts the client's response (curl status $rc)" \
+    test "$rc" = 18 -o "$rc" = 56
+
+check_eq "counted: connect failures" 1 "$(s origin_connect_failures)"
+check_eq "counted: resets (one before the head, two mid-body)" 3 "$(s origin_resets)"
+check_eq "counted: closed early (one before the head, one mid-body)" 2 "$(s origin_closed_early)"
+check_eq "counted: bad responses" 1 "$(s origin_bad_responses)"
+check_eq "counted: response timeouts (one before the head, one mid-body)" 2 \
+    "$(s origin_response_timeouts)"
+check_eq "none of these was a client-side transaction timeout" 0 "$(s transaction_timeouts)"
+check_contains "a mid-body reset is logged with both addresses" "$T/tlsedge.log" \
+    "origin 127\.0\.0\.1:$O for client 127\.0\.0\.1:[0-9]+: connection reset by the origin \(response cut short\)"
+check "tlsedge is still running" kill -0 "$TLSEDGE_PID"
+r=$(get /)
+check_eq "and still serves" "200 18 0" "$(echo "$r" | cut -d' ' -f1-3)"
+check_eq "every faulted connection was closed (only the stats one is open)" 1 \
+    "$(stat proxy.process.http.current_client_connections "$HP")"
+
+# ---- invalid TLS from a client ----
+probe() { "$TOOLS/tlsprobe" "$TP" "$1" 2>&1 || echo "(still open after 5 s)"; }
+check_eq "a ClientHello with a 300-byte SNI label: decode_error alert, closed" 15030300020232 \
+    "$(probe sni300)"
+check_eq "a 64 KiB ClientHello: decode_error alert, closed" 15030300020232 "$(probe bigext)"
+check_eq "a truncated ClientHello (client FIN after 60 bytes): decode_error alert, closed" \
+    15030300020232 "$(probe truncated)"
+check_eq "a garbage first record: protocol_version alert, closed" 15030300020246 \
+    "$(raw_exchange "$TP" '\377\376\375\374\373\372\371\370\367\366\365\364')"
+check_eq "counted: malformed ClientHello (the SNI)" 1 "$(s clienthello_malformed)"
+check_eq "counted: ClientHello too large" 1 "$(s clienthello_too_large)"
+check_eq "counted: ClientHello truncated" 1 "$(s clienthello_truncated)"
+check_eq "counted: not TLS" 1 "$(s clienthello_not_tls)"
+check_eq "a real client still gets through" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$F/ca.pem" \
+        --resolve "a.test:$TP:127.0.0.1" "https://a.test:$TP/")"
+att=$(stat proxy.process.ssl.total_attempts_handshake_count_in "$HP")
+ok=$(stat proxy.process.ssl.total_success_handshake_count_in "$HP")
+bad=0
+for n in clienthello_malformed clienthello_too_large clienthello_truncated clienthello_not_tls \
+    unrecognized_name handshake_timeouts_in; do
+    bad=$((bad + $(s $n)))
+done
+bad=$((bad + $(stat proxy.process.ssl.ssl_error_ssl "$HP") + $(stat proxy.process.ssl.ssl_error_syscall "$HP")))
+check_eq "handshake attempts = successes + failures ($ok + $bad)" "$att" "$((ok + bad))"
+finish
