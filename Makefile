@@ -44,7 +44,7 @@ TOOL_DIRS := $(patsubst tests/tools/%/,%,$(sort $(dir $(wildcard tests/tools/*/*
 TOOL_DIR_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(TOOL_DIRS:%=tests/tools/%/*.c)))
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(TOOL_DIRS:%=$(BUILD)/tools/%)
 
-.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format
+.PHONY: all tlsedge deps run test unit integration tools fixtures bench soak clean format
 all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
 
 # Every object may include BoringSSL's headers: they wait for the BoringSSL build.
@@ -74,6 +74,13 @@ $(BUILD)/tlsedge-bench: $(BENCH_OBJ)
 bench: deps
 	@$(MAKE) --no-print-directory all
 	bash bench/compare.sh $(BENCH_ARGS)
+
+# A long run under load with reloads and origin faults (tests/soak/soak.sh; not part of `make
+# test`): `make soak MINUTES=10`.
+MINUTES ?= 10
+soak: all $(BUILD)/fixtures/.stamp
+	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) MINUTES=$(MINUTES) \
+	 bash tests/soak/soak.sh
 
 # Test tools (origin servers, raw clients) are standalone programs used by integration tests:
 # tests/tools/NAME.c, or the objects of tests/tools/NAME/*.c, become $(BUILD)/tools/NAME.
