@@ -4,7 +4,8 @@
 # stalls (before and in the middle of a response) or answers garbage gets a 502/504 or a closed
 # client connection, never a crash or a hang, with one counter per reason; invalid TLS from a
 # client (an oversize SNI, a 64 KiB ClientHello, a truncated ClientHello, a garbage first record)
-# is closed with an alert and counted per kind.
+# is closed with an alert and counted per kind; a keyless signer killed mid-run fails only the
+# handshakes that need it, and they succeed again once it is back.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -21,9 +22,20 @@ CONFIG proxy.config.ssl.server.private_key.path STRING $F
 CONFIG proxy.config.http.transaction_no_activity_timeout_out INT 2
 CFG
 )
-cat >"$conf/ssl_multicert.config" <<'CFG'
+KP=$(free_port)
+mkdir -p "$T/keys"
+cp "$F/b.test.key" "$T/keys/"
+cat >"$conf/ssl_multicert.config" <<CFG
+ssl_cert_name=b.test.pem ssl_key_name=keyless://127.0.0.1:$KP
 dest_ip=* ssl_cert_name=a.test.pem ssl_key_name=a.test.key
 CFG
+start_keyserver() {
+    spawn "keyserver-$RANDOM" "$BUILD/tlsedge-keyserver" --keys "$T/keys" \
+        --listen "127.0.0.1:$KP" --max-seconds 170
+    KS_PID=$LAST_PID
+    wait_port "$KP" 10
+}
+start_keyserver
 cat >"$conf/remap.config" <<CFG
 map https://a.test/ http://127.0.0.1:$O/
 map http://plain.test/ http://127.0.0.1:$O/
@@ -107,6 +119,38 @@ check_eq "counted: not TLS" 1 "$(s clienthello_not_tls)"
 check_eq "a real client still gets through" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$F/ca.pem" \
         --resolve "a.test:$TP:127.0.0.1" "https://a.test:$TP/")"
+# ---- the keyless signer dies: only the handshakes that need it fail ----
+hs() {
+    if openssl s_client -connect "127.0.0.1:$TP" -servername "$1" -verify_return_error \
+        -CAfile "$F/ca.pem" </dev/null >/dev/null 2>&1; then echo ok; else echo fail; fi
+}
+check_eq "a handshake with the key on the signer (b.test)" ok "$(hs b.test)"
+# File-key handshakes run throughout; the signer is killed in the middle of them.
+"$BUILD/tlsedge-bench" handshake --sni a.test --verify "$F/ca.pem" -c 4 --rate 40 -d 4 \
+    --warmup 0 --json --quiet "127.0.0.1:$TP" >"$T/filekey.json" 2>"$T/filekey.log" &
+load=$!
+sleep 1
+kill -9 "$KS_PID"
+wait "$KS_PID" 2>/dev/null || true
+t0=$(date +%s%N)
+down=$(hs b.test)
+ms=$((($(date +%s%N) - t0) / 1000000))
+check_eq "with the signer dead, b.test handshakes fail" fail "$down"
+check "and fail fast, not at a timeout (${ms} ms)" test "$ms" -lt 3000
+wait "$load" || true
+check "file-key handshakes during the outage: all succeeded ($(jq -c .errors "$T/filekey.json"))" \
+    test "$(jq -r '.errors_total' "$T/filekey.json")" = 0 -a "$(jq -r .ops "$T/filekey.json")" -gt 20
+start_keyserver
+back=fail
+for _ in $(seq 1 30); do
+    back=$(hs b.test)
+    [ "$back" = ok ] && break
+    sleep 0.2
+done
+check_eq "after the signer restarts, b.test handshakes succeed again" ok "$back"
+check "the failed key operations were counted" \
+    test "$(stat proxy.process.ssl.key_op_failures "$HP")" -ge 1
+
 att=$(stat proxy.process.ssl.total_attempts_handshake_count_in "$HP")
 ok=$(stat proxy.process.ssl.total_success_handshake_count_in "$HP")
 bad=0
