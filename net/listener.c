@@ -31,7 +31,7 @@ struct listener {
     struct core_timer backoff;
     struct core_msg requeue;
     bool requeue_pending;
-    bool paused; // backing off after EMFILE/ENFILE
+    bool paused;        // backing off after EMFILE/ENFILE
     uint64_t warned_ms; // when this listener last warned about a back-off (0: never)
     uint64_t backoffs;  // back-offs since that warning
 };
@@ -171,8 +171,7 @@ static void backoff(struct listener *l, int err)
         return;
     core_log_warn("port %u: accept: %s: pausing accepts for %d ms (%llu back-offs since the "
                   "last warning; see proxy.config.net.connections_throttle and ulimit -n)",
-                  l->port->port, strerror(err), EMFILE_BACKOFF_MS,
-                  (unsigned long long)l->backoffs);
+                  l->port->port, strerror(err), EMFILE_BACKOFF_MS, (unsigned long long)l->backoffs);
     l->warned_ms = now;
     l->backoffs = 0;
 }

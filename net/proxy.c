@@ -825,14 +825,14 @@ static void finish_transaction(struct net_http *h)
 }
 
 // A failure while forwarding: an error reply when the client has seen nothing yet, else close.
-// stat (-1: none) counts the reason; origin failures are also logged as warnings with both
-// addresses, since they are the origin's fault and an operator wants to see them.
-static void forward_failed(struct net_http *h, int stat, int status, const char *why)
+// origin_stat (-1: the client's fault, counted by the caller) counts an origin failure's reason;
+// those are also logged as warnings with both addresses, since an operator wants to see them.
+static void forward_failed(struct net_http *h, int origin_stat, int status, const char *why)
 {
     char peer[64];
     net_conn_peer_text(h->c, peer, sizeof(peer));
-    core_stat_inc(stat);
-    if (stat >= 0 && stat != st.bad_requests)
+    core_stat_inc(origin_stat);
+    if (origin_stat >= 0)
         core_log_warn("origin %s:%u for client %s: %s%s", h->origin_host, h->origin_port, peer,
                       why, h->resp_head_sent ? " (response cut short)" : "");
     else
@@ -855,7 +855,8 @@ static int step_request(struct net_http *h)
         }
         p |= rc;
         if (classify(&h->req) < 0) {
-            forward_failed(h, st.bad_requests, 400, "malformed chunked request body");
+            core_stat_inc(st.bad_requests);
+            forward_failed(h, -1, 400, "malformed chunked request body");
             return 1;
         }
     }

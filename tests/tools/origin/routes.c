@@ -208,7 +208,7 @@ static enum route route_by_path(const char *path, size_t plen, const char **arg,
         {"/reset", RT_RESET, false},   {"/garbage", RT_GARBAGE, false},
         {"/size/", RT_SIZE, true},     {"/chunked/", RT_CHUNKED, true},
         {"/eof/", RT_EOF, true},       {"/slow/", RT_SLOW, true},
-        {"/status/", RT_STATUS, true},  {"/cut/", RT_CUT, true},
+        {"/status/", RT_STATUS, true}, {"/cut/", RT_CUT, true},
         {"/flaky/", RT_FLAKY, true},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
