@@ -100,6 +100,8 @@ tools: $(TOOLS)
 # Debian packages, then (BORINGSSL=source) the BoringSSL build: silent when both are there.
 deps:
 	@sh tests/fixtures/deps.sh $(DEB_PACKAGES)
+	@sh tests/fixtures/deps.sh $(DEB_OPTIONAL) || \
+	 echo "deps: optional packages not installed ($(DEB_OPTIONAL)): the tests that need them skip"
 ifeq ($(BORINGSSL),source)
 	@sh tests/fixtures/boringssl.sh $(BSSL_ROOT)
 endif
