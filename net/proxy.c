@@ -414,6 +414,7 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
     char peer[64];
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
+        core_stat_inc(st.connect_fail); // out of descriptors, typically
         core_log_warn("origin %s:%u: socket: %s", h->origin_host, h->origin_port, strerror(errno));
         reply(h, 502, "Bad Gateway: cannot reach the origin\n", true);
         return;
