@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 struct worker_conns {
@@ -51,6 +52,26 @@ int net_conns_init(int nworkers)
     stat_hs_timeouts = core_stat_register("proxy.process.tlsedge.handshake_timeouts_in");
     stat_throttled = core_stat_register("proxy.process.net.connections_throttled_in");
     return 0;
+}
+
+void net_conns_raise_fd_limit(int64_t max_conns)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+        return;
+    if (r.rlim_cur < r.rlim_max) {
+        struct rlimit want = {.rlim_cur = r.rlim_max, .rlim_max = r.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            r = want;
+    }
+    // Listeners, epoll sets, mailboxes, log files and signer connections: a generous margin.
+    uint64_t need = max_conns > 0 ? 2 * (uint64_t)max_conns + 256 : 0;
+    if (r.rlim_cur != RLIM_INFINITY && need > r.rlim_cur)
+        core_log_warn("the descriptor limit (ulimit -n) is %llu: fewer than the about %llu that "
+                      "proxy.config.net.connections_throttle %lld needs; beyond it accepting "
+                      "backs off (proxy.process.tlsedge.accept_backoffs)",
+                      (unsigned long long)r.rlim_cur, (unsigned long long)need,
+                      (long long)max_conns);
 }
 
 void net_conn_peer_text(const struct net_conn *c, char *buf, size_t len)

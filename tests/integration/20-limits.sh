@@ -41,6 +41,7 @@ conf=$(new_confdir emfile <<CFG
 CONFIG proxy.config.http.server_ports STRING $HP:ip-in=127.0.0.1
 CONFIG proxy.config.exec_thread.limit INT 1
 CONFIG proxy.config.tlsedge.handshake_threads INT 0
+CONFIG proxy.config.net.connections_throttle INT 100
 CFG
 )
 spawn emfile sh -c "ulimit -n 48 && exec '$TLSEDGE' -C '$conf'"
@@ -56,6 +57,8 @@ check "out of descriptors, tlsedge does not spin: $((c1 - c0)) ticks of CPU in 3
     test $((c1 - c0)) -lt $((hz * 3 / 5))
 check_contains "the back-off is logged with the reason" "$T/emfile.log" \
     "port $HP: accept: Too many open files: pausing accepts for 100 ms"
+check_contains "a throttle above the descriptor limit was warned about at start" "$T/emfile.log" \
+    "the descriptor limit \(ulimit -n\) is 48: fewer than the about 456 that proxy.config.net.connections_throttle 100 needs"
 release_held
 ok=0
 for _ in $(seq 1 50); do
@@ -87,7 +90,13 @@ cat >"$conf/ssl_multicert.config" <<'CFG'
 dest_ip=* ssl_cert_name=a.test.pem ssl_key_name=a.test.key
 CFG
 echo "map https://a.test/ http://127.0.0.1:$ORIGIN_PORT/" >"$conf/remap.config"
-start_tlsedge tlsedge "$TP" -C "$conf"
+hard=$(ulimit -Hn)
+soft=$((hard > 1024 ? 1024 : hard / 2))
+spawn tlsedge sh -c "ulimit -Sn $soft && exec '$TLSEDGE' -C '$conf'"
+TLSEDGE_PID=$LAST_PID
+wait_port "$TP" 10
+check_eq "the soft descriptor limit ($soft) is raised to the hard one" "$hard" \
+    "$(awk '/^Max open files/ {print $4}' "/proc/$TLSEDGE_PID/limits")"
 hold_open "$HP" 5
 sleep 0.3
 exec {extra}<>"/dev/tcp/127.0.0.1/$HP"
