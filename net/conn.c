@@ -196,6 +196,8 @@ static void on_client_event(struct core_event *ev, uint32_t events)
     struct net_conn *c = caa_container_of(ev, struct net_conn, ev);
     if (c->tls && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         tls_conn_note_readable(c->tls);
+    if (c->tls && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        tls_conn_note_hangup(c->tls);
     switch (c->state) {
     case NET_CONN_TLS_HANDSHAKE:
         run_handshake(c);

@@ -108,14 +108,22 @@ probe() { "$TOOLS/tlsprobe" "$TP" "$1" 2>&1 || echo "(still open after 5 s)"; }
 check_eq "a ClientHello with a 300-byte SNI label: decode_error alert, closed" 15030300020232 \
     "$(probe sni300)"
 check_eq "a 64 KiB ClientHello: decode_error alert, closed" 15030300020232 "$(probe bigext)"
-check_eq "a truncated ClientHello (client FIN after 60 bytes): decode_error alert, closed" \
-    15030300020232 "$(probe truncated)"
+# The bytes and the FIN come in one segment, so in one epoll edge: after a short read tlsedge
+# must still see the end (it used to wait for the handshake timeout). Five times, as the race
+# depends on when the worker accepts.
+tr=""
+for _ in 1 2 3 4 5; do tr="$tr$(probe truncated) "; done
+check_eq "a truncated ClientHello (client FIN after 60 bytes, 5 times): decode_error alert, closed" \
+    "$(printf '15030300020232 %.0s' 1 2 3 4 5)" "$tr"
 check_eq "a garbage first record: protocol_version alert, closed" 15030300020246 \
     "$(raw_exchange "$TP" '\377\376\375\374\373\372\371\370\367\366\365\364')"
 check_eq "counted: malformed ClientHello (the SNI)" 1 "$(s clienthello_malformed)"
 check_eq "counted: ClientHello too large" 1 "$(s clienthello_too_large)"
-check_eq "counted: ClientHello truncated" 1 "$(s clienthello_truncated)"
+check_eq "counted: ClientHello truncated" 5 "$(s clienthello_truncated)"
 check_eq "counted: not TLS" 1 "$(s clienthello_not_tls)"
+ms=$("$TOOLS/tlsprobe" "$TP" halfclose 2>&1) || ms="$ms (still open)"
+check "a TLS client sending its last request and FIN in one segment is answered and closed at once (${ms} ms)" \
+    test "${ms%% *}" -lt 2000
 check_eq "a real client still gets through" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$F/ca.pem" \
         --resolve "a.test:$TP:127.0.0.1" "https://a.test:$TP/")"

@@ -10,7 +10,11 @@
 //   bigext     a ClientHello carrying a 64 KiB extension, sent over four full records plus one
 //              (a ClientHello body is at most 16 KiB for tlsedge)
 //   truncated  the first 60 bytes of a record that announces a 200-byte ClientHello, then the
-//              client's write side is shut (FIN)
+//              client's write side is shut (FIN), in the same TCP segment
+//   halfclose  a real TLS handshake (no verification), then "GET / HTTP/1.1" for Host a.test
+//              and the FIN in one TCP segment: the server must answer, see the end of the
+//              stream that came with the request, and close; prints the milliseconds from the
+//              request to the server's close instead of the reply
 //
 // Output, one line: the reply in hex (everything until the server closes, at most 64 bytes
 // and 5 s), e.g. "15030300020232" for a fatal decode_error alert, or "" when the server closed
@@ -19,13 +23,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #define HELLO_MAX (70 * 1024)
 
@@ -172,11 +181,52 @@ static int print_reply(int fd)
     return rc;
 }
 
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// halfclose: see the top of the file. Returns the exit status.
+static int half_close(int fd)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+    if (!ssl || !SSL_set_fd(ssl, fd) || !SSL_set_tlsext_host_name(ssl, "a.test") ||
+        SSL_connect(ssl) != 1) {
+        fprintf(stderr, "tlsprobe: handshake failed\n");
+        return 2;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
+    long t0 = now_ms();
+    if (SSL_write(ssl, req, (int)sizeof(req) - 1) <= 0)
+        return 2;
+    shutdown(fd, SHUT_WR);
+    char buf[4096];
+    int rc = 1;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 10000) <= 0)
+            break; // still open after 10 s
+        if (SSL_read(ssl, buf, sizeof(buf)) <= 0) {
+            rc = 0;
+            break;
+        }
+    }
+    printf("%ld\n", now_ms() - t0);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static struct out msg, rec;
     if (argc != 3) {
-        fprintf(stderr, "usage: tlsprobe PORT sni300|bigext|truncated\n");
+        fprintf(stderr, "usage: tlsprobe PORT sni300|bigext|truncated|halfclose\n");
         return 2;
     }
     char label[300];
@@ -187,7 +237,7 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[2], "bigext") == 0) {
         build_hello(&msg, "a.test", 6, 65535 - 200);
         frame_records(&msg, &rec);
-    } else if (strcmp(argv[2], "truncated") == 0) {
+    } else if (strcmp(argv[2], "truncated") == 0 || strcmp(argv[2], "halfclose") == 0) {
         build_hello(&msg, "a.test", 6, 200 - 130);
         frame_records(&msg, &rec);
         rec.len = 60;
@@ -202,8 +252,16 @@ int main(int argc, char **argv)
         perror("tlsprobe: connect");
         return 2;
     }
+    if (strcmp(argv[2], "halfclose") == 0)
+        return half_close(fd);
+    // truncated: corked, so that the bytes and the FIN leave in one segment and reach the server
+    // as one readiness edge (a server that stops at a short read must still see the end).
+    bool truncated = strcmp(argv[2], "truncated") == 0;
+    int one = 1;
+    if (truncated)
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
     send_all(fd, rec.b, rec.len);
-    if (strcmp(argv[2], "truncated") == 0)
+    if (truncated)
         shutdown(fd, SHUT_WR);
     int rc = print_reply(fd);
     close(fd);
