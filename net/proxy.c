@@ -129,7 +129,8 @@ static __thread struct net_http1_response scratch_resp;
 
 static struct {
     int requests, responses[6], origin_connects, connect_fail, connect_timeout, origin_bad,
-        bad_requests, denied, no_remap, stats_requests, txn_timeouts;
+        origin_resets, origin_closed, origin_timeouts, bad_requests, denied, no_remap,
+        stats_requests, txn_timeouts;
 } st = {.requests = -1};
 
 void net_http_stats_register(void)
@@ -147,7 +148,11 @@ void net_http_stats_register(void)
     st.origin_connects = core_stat_register("proxy.process.http.total_server_connections");
     st.connect_fail = core_stat_register("proxy.process.tlsedge.origin_connect_failures");
     st.connect_timeout = core_stat_register("proxy.process.tlsedge.origin_connect_timeouts");
+    // One counter per way an origin can fail a transaction (README, "Origin failures").
     st.origin_bad = core_stat_register("proxy.process.tlsedge.origin_bad_responses");
+    st.origin_resets = core_stat_register("proxy.process.tlsedge.origin_resets");
+    st.origin_closed = core_stat_register("proxy.process.tlsedge.origin_closed_early");
+    st.origin_timeouts = core_stat_register("proxy.process.tlsedge.origin_response_timeouts");
     st.bad_requests = core_stat_register("proxy.process.tlsedge.bad_requests");
     st.denied = core_stat_register("proxy.process.tlsedge.ip_allow_denied");
     st.no_remap = core_stat_register("proxy.process.tlsedge.no_remap_rule");
@@ -168,6 +173,9 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.http.transaction_no_activity_timeout_in", CORE_REC_INT, "30"},
     {"proxy.config.http.transaction_no_activity_timeout_out", CORE_REC_INT, "30"},
     {"proxy.config.http.connect_ports", CORE_REC_STRING, "443"},
+    // ATS's default. Here it limits open client connections only (ATS counts origin ones too):
+    // an origin connection exists only while its client connection does.
+    {"proxy.config.net.connections_throttle", CORE_REC_INT, "30000"},
 };
 
 int net_http_config_declare(struct core_records *rec)
@@ -241,6 +249,8 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
         free(c);
         return NULL;
     }
+    int64_t mc = core_records_get_int(rec, "proxy.config.net.connections_throttle");
+    c->max_client_conns = mc > 0 ? mc : 0;
     char path[PATH_MAX];
     if (confdir) {
         conf_path(path, sizeof(path), confdir,
@@ -470,6 +480,7 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
     char peer[64];
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
+        core_stat_inc(st.connect_fail); // out of descriptors, typically
         core_log_warn("origin %s:%u: socket: %s", h->origin_host, h->origin_port, strerror(errno));
         reply(h, 502, "Bad Gateway: cannot reach the origin\n", true);
         return;
@@ -994,12 +1005,19 @@ static void finish_transaction(struct net_http *h)
 }
 
 // A failure while forwarding: an error reply when the client has seen nothing yet, else close.
-static void forward_failed(struct net_http *h, int status, const char *why)
+// origin_stat (-1: the client's fault, counted by the caller) counts an origin failure's reason;
+// those are also logged as warnings with both addresses, since an operator wants to see them.
+static void forward_failed(struct net_http *h, int origin_stat, int status, const char *why)
 {
     char peer[64];
     net_conn_peer_text(h->c, peer, sizeof(peer));
-    CORE_DEBUG("http", "[%llu] %s (origin %s:%u, client %s)", (unsigned long long)h->c->id, why,
-               h->origin_host, h->origin_port, peer);
+    core_stat_inc(origin_stat);
+    if (origin_stat >= 0)
+        core_log_warn("origin %s:%u for client %s: %s%s", h->origin_host, h->origin_port, peer,
+                      why, h->resp_head_sent ? " (response cut short)" : "");
+    else
+        CORE_DEBUG("http", "[%llu] %s (origin %s:%u, client %s)", (unsigned long long)h->c->id,
+                   why, h->origin_host, h->origin_port, peer);
     if (status && !h->resp_head_sent)
         reply(h, status, NULL, true);
     else
@@ -1018,13 +1036,15 @@ static int step_request(struct net_http *h)
         p |= rc;
         if (classify(&h->req) < 0) {
             core_stat_inc(st.bad_requests);
-            forward_failed(h, 400, "malformed chunked request body");
+            forward_failed(h, -1, 400, "malformed chunked request body");
             return 1;
         }
     }
     int rc = flow_flush(&h->req, origin_write, h);
     if (rc < 0 && !h->resp_head_parsed) {
-        forward_failed(h, 502, "origin write failed");
+        // An origin that answers early and closes may refuse the rest of a request body: only
+        // a failure before its response head is the origin's fault.
+        forward_failed(h, st.origin_resets, 502, "origin write failed");
         return 1;
     }
     return p | (rc > 0);
@@ -1036,32 +1056,31 @@ static int step_response(struct net_http *h)
     if (!h->resp.body_done) {
         int rc = flow_fill(&h->resp, origin_read, h, h->resp_head_parsed ? FLOW_BUF : OUT_HEAD_MAX);
         if (rc < 0) {
-            core_stat_inc(st.origin_bad);
-            forward_failed(h, 502, "origin read failed");
+            forward_failed(h, st.origin_resets, 502,
+                           rc == -ECONNRESET ? "connection reset by the origin"
+                                             : "origin read failed");
             return 1;
         }
         p |= rc;
         while (!h->resp_head_parsed && buf_len(&h->resp.in) > 0) {
             rc = parse_response(h);
             if (rc < 0) {
-                core_stat_inc(st.origin_bad);
-                forward_failed(h, 502, "malformed origin response");
+                forward_failed(h, st.origin_bad, 502, "malformed origin response");
                 return 1;
             }
             if (rc == 0)
                 break;
         }
         if (!h->resp_head_parsed && h->resp.eof) {
-            core_stat_inc(st.origin_bad);
-            forward_failed(h, 502, "origin closed before responding");
+            forward_failed(h, st.origin_closed, 502, "origin closed before responding");
             return 1;
         }
         if (h->resp_head_parsed && classify(&h->resp) < 0) {
-            forward_failed(h, 0, "malformed chunked response body");
+            forward_failed(h, st.origin_bad, 0, "malformed chunked response body");
             return 1;
         }
         if (h->resp_head_parsed && h->resp.eof && !h->resp.body_done) {
-            forward_failed(h, 0, "origin closed mid-body");
+            forward_failed(h, st.origin_closed, 0, "origin closed mid-body");
             return 1;
         }
     }
@@ -1272,7 +1291,9 @@ static void arm(struct net_http *h)
         net_conn_arm(h->c, buf_len(&h->req.in) ? cfg->txn_in_ms : cfg->keepalive_in_ms);
         break;
     case NET_HTTP_FORWARD:
-        net_conn_arm(h->c, h->resp_head_parsed ? cfg->txn_in_ms : cfg->txn_out_ms);
+        // Waiting for the client to take response bytes, or for the origin to send more.
+        net_conn_arm(h->c, h->resp_head_parsed && !flow_drained(&h->resp) ? cfg->txn_in_ms
+                                                                           : cfg->txn_out_ms);
         break;
     case NET_HTTP_REPLY:
         net_conn_arm(h->c, cfg->txn_in_ms);
@@ -1410,13 +1431,20 @@ void net_http_on_timeout(struct net_conn *c)
         pump(h);
         return;
     case NET_HTTP_FORWARD:
-        core_stat_inc(st.txn_timeouts);
         if (!h->resp_head_sent) {
+            core_stat_inc(st.origin_timeouts);
             core_log_warn("origin %s:%u for client %s: no response in time", h->origin_host,
                           h->origin_port, peer);
             reply(h, 504, "Gateway Timeout: the origin did not respond in time\n", true);
             pump(h);
             return;
+        }
+        if (flow_drained(&h->resp)) {
+            core_stat_inc(st.origin_timeouts);
+            core_log_warn("origin %s:%u for client %s: stalled mid-response; closing",
+                          h->origin_host, h->origin_port, peer);
+        } else {
+            core_stat_inc(st.txn_timeouts); // the client stopped reading
         }
         break;
     case NET_HTTP_READ_HEAD:

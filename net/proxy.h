@@ -33,6 +33,7 @@ struct net_http_config {
     uint64_t txn_out_ms;         // proxy.config.http.transaction_no_activity_timeout_out
     uint16_t connect_ports[64][2]; // proxy.config.http.connect_ports: inclusive ranges
     size_t n_connect_ports;        // 0: CONNECT to no port ("*" is one range 1-65535)
+    int64_t max_client_conns;    // proxy.config.net.connections_throttle; 0: no limit
 };
 
 // net_http_config_declare declares the HTTP records.config names. Main thread.

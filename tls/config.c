@@ -97,6 +97,7 @@ void tls_stats_register(void)
     tls_stats.hello_malformed = core_stat_register("proxy.process.tlsedge.clienthello_malformed");
     tls_stats.hello_not_tls = core_stat_register("proxy.process.tlsedge.clienthello_not_tls");
     tls_stats.hello_too_large = core_stat_register("proxy.process.tlsedge.clienthello_too_large");
+    tls_stats.hello_truncated = core_stat_register("proxy.process.tlsedge.clienthello_truncated");
     tls_stats.handshake_timeouts =
         core_stat_register("proxy.process.tlsedge.handshake_timeouts_in");
     tls_stats.renegotiations = core_stat_register("proxy.process.tlsedge.renegotiation_refused");

@@ -48,6 +48,9 @@ struct tls_conn {
     bool trace;
     bool eof;
     bool drained; // the last read was short: nothing to read until the next input event
+    // The peer ended its side (or the socket failed): the end of the stream may have come with
+    // the input event already used, so a short read no longer implies "nothing left".
+    bool hup;
     struct tls_keyop *op; // key operation in flight or back but not yet consumed
     tls_resume_fn resume;
     void *resume_arg;
@@ -130,7 +133,7 @@ static int bio_read(BIO *b, char *out, int outl)
         if (n > 0) {
             c->off = 0;
             c->len = (size_t)n;
-            c->drained = (size_t)n < c->cap;
+            c->drained = !c->hup && (size_t)n < c->cap;
         } else if (n == 0) {
             c->eof = true;
         } else if (errno == EAGAIN || errno == EINTR) {
@@ -153,7 +156,7 @@ static int bio_read(BIO *b, char *out, int outl)
         return 0;
     ssize_t n = read(c->fd, out, (size_t)outl);
     if (n >= 0) {
-        c->drained = n > 0 && n < outl;
+        c->drained = !c->hup && n > 0 && n < outl;
         return (int)n;
     }
     if (errno == EAGAIN || errno == EINTR) {
@@ -569,14 +572,22 @@ static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg
             c->drained = true;
             return TLS_STEP_WANT_READ;
         }
-        if (n <= 0) {
-            if (c->len > 0)
-                core_stat_inc(tls_stats.err_syscall); // gone mid-ClientHello
+        if (n == 0 && c->len > 0) {
+            // The client ended its side mid-ClientHello: it may still read, so it gets the
+            // decode_error alert (RFC 8446 section 6.2) like any other undecodable hello.
+            core_stat_inc(tls_stats.hello_truncated);
+            CORE_DEBUG("ssl", "[%llu] ClientHello truncated after %zu bytes",
+                       (unsigned long long)c->id, c->len);
+            raw_alert(c, SSL_AD_DECODE_ERROR);
             return fail(c);
         }
+        if (n < 0 && c->len > 0)
+            core_stat_inc(tls_stats.err_syscall); // reset mid-ClientHello
+        if (n <= 0)
+            return fail(c);
         if (c->len == 0)
             core_stat_inc(tls_stats.attempts_in);
-        c->drained = c->len + (size_t)n < c->cap;
+        c->drained = !c->hup && c->len + (size_t)n < c->cap;
         c->len += (size_t)n;
         struct tls_clienthello ch;
         enum tls_ch_result r = tls_clienthello_parse(c->buf, c->len, &ch);
@@ -774,6 +785,12 @@ bool tls_conn_pending(const struct tls_conn *c)
 
 void tls_conn_note_readable(struct tls_conn *c)
 {
+    c->drained = false;
+}
+
+void tls_conn_note_hangup(struct tls_conn *c)
+{
+    c->hup = true;
     c->drained = false;
 }
 

@@ -95,6 +95,12 @@ bool tls_conn_pending(const struct tls_conn *c);
 // edge-triggered epoll any byte that arrives after that read raises a new event.
 void tls_conn_note_readable(struct tls_conn *c);
 
+// tls_conn_note_hangup tells c that its socket reported the peer's end of stream, or an error
+// (EPOLLRDHUP, EPOLLHUP, EPOLLERR). Data and the end can arrive in one readiness event: from now
+// on a short read does not stop reading, so the end is seen without another event (which
+// edge-triggered epoll would never send). Owning worker.
+void tls_conn_note_hangup(struct tls_conn *c);
+
 // tls_conn_shutdown sends close_notify, best effort (never blocks), unless the peer already
 // closed (then nobody reads it).
 void tls_conn_shutdown(struct tls_conn *c);
