@@ -1105,9 +1105,10 @@ static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *p
                         : (const void *)&((const struct sockaddr_in *)peer)->sin_addr;
     inet_ntop(peer->ss_family, a, ip, sizeof(ip));
     const char *name = h->origin_sni[0] ? h->origin_sni : NULL;
-    if (!tc || !tc->origin ||
-        tls_origin_key(&tc->origin->global, ip, h->origin_port, name, key, sizeof(key)) < 0 ||
-        !(h->ossl = tls_origin_ssl_new(tc->origin, &tc->origin->global, name, name, key)) ||
+    const struct tls_origin_profile *prof =
+        tc && tc->origin ? tls_origin_profile_for(tc->origin, tc->sni, name) : NULL;
+    if (!prof || tls_origin_key(prof, ip, h->origin_port, name, key, sizeof(key)) < 0 ||
+        !(h->ossl = tls_origin_ssl_new(tc->origin, prof, name, name, key)) ||
         !SSL_set_fd(h->ossl, h->ofd)) {
         reply(h, 502, "Bad Gateway\n", true);
         return 1;

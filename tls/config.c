@@ -475,8 +475,8 @@ struct tls_config *tls_config_build(const struct core_records *rec, const char *
                      : load_embedded(c, &fa, err);
     if (rc < 0 || core_err_failed(err))
         goto fail;
-    c->origin = tls_origin_config_build(rec, confdir, err);
-    c->sni = c->origin ? tls_sni_config_build(rec, confdir, err) : NULL;
+    c->sni = tls_sni_config_build(rec, confdir, err);
+    c->origin = c->sni ? tls_origin_config_build(rec, confdir, c->sni, err) : NULL;
     if (!c->origin || !c->sni)
         goto fail;
     int tl = tls_certtable_tunnel_line(c->certs);

@@ -6,6 +6,7 @@
 #include "core/records.h"
 #include "core/stats.h"
 #include "tls/sesscache.h"
+#include "tls/sni.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -497,18 +498,30 @@ static int load_store(const struct core_records *rec, const char *confdir,
 }
 
 // The client certificate and key for origins that ask for one.
-static int load_client_cert(const struct core_records *rec, const char *confdir, SSL_CTX *ctx,
-                            uint8_t id[32], struct core_err *err)
+// The global client certificate files from records.config (*cert NULL: none).
+static void client_cert_paths(const struct core_records *rec, const char *confdir, char **cert,
+                              char **key)
 {
     const char *cf = core_records_get_str(rec, "proxy.config.ssl.client.cert.filename");
     const char *kf = core_records_get_str(rec, "proxy.config.ssl.client.private_key.filename");
+    *cert = *key = NULL;
     if (!cf[0])
+        return;
+    *cert = join(confdir, core_records_get_str(rec, "proxy.config.ssl.client.cert.path"), cf);
+    *key = kf[0] ? join(confdir,
+                        core_records_get_str(rec, "proxy.config.ssl.client.private_key.path"), kf)
+                 : NULL;
+}
+
+// Installs the client certificate cert and key (NULL: in cert) into ctx; id receives the
+// certificate's SHA-256 (for pool keys). Errors name the files.
+static int load_client_cert(SSL_CTX *ctx, const char *cert_path, const char *key_path,
+                            uint8_t id[32], struct core_err *err)
+{
+    if (!cert_path)
         return 0;
-    char *cert = join(confdir, core_records_get_str(rec, "proxy.config.ssl.client.cert.path"), cf);
-    char *key = kf[0] ? join(confdir,
-                             core_records_get_str(rec, "proxy.config.ssl.client.private_key.path"),
-                             kf)
-                      : strdup(cert ? cert : "");
+    char *cert = strdup(cert_path);
+    char *key = strdup(key_path ? key_path : cert_path);
     int rc = -EINVAL;
     if (!cert || !key) {
         rc = -ENOMEM;
@@ -560,10 +573,11 @@ static int versions(const struct core_records *rec, SSL_CTX *ctx, struct core_er
 }
 
 // Makes the global profile's client context.
-static int make_profile(const struct core_records *rec, const char *confdir,
-                        struct tls_origin_config *c, struct core_err *err)
+// Makes profile p's client context: p->policy and p->props are set; cert/key may be NULL.
+static int make_profile(const struct core_records *rec, struct tls_origin_config *c,
+                        struct tls_origin_profile *p, const char *cert, const char *key,
+                        struct core_err *err)
 {
-    struct tls_origin_profile *p = &c->global;
     uint8_t id[32] = {0};
     struct verify_ctx *v = calloc(1, sizeof(*v));
     p->ctx = SSL_CTX_new(TLS_method());
@@ -582,7 +596,7 @@ static int make_profile(const struct core_records *rec, const char *confdir,
     }
     int rc = versions(rec, p->ctx, err);
     if (rc == 0)
-        rc = load_client_cert(rec, confdir, p->ctx, id, err);
+        rc = load_client_cert(p->ctx, cert, key, id, err);
     if (rc < 0)
         return rc;
     id[30] ^= (uint8_t)p->policy;
@@ -601,8 +615,51 @@ static int make_profile(const struct core_records *rec, const char *confdir,
     return 0;
 }
 
+// One profile per sni.yaml entry with outbound keys; the global settings fill the gaps.
+static int sni_profiles(const struct core_records *rec, struct tls_origin_config *c,
+                        const struct tls_sni_config *sni, const char *cert, const char *key,
+                        struct core_err *err)
+{
+    if (!sni || sni->n == 0)
+        return 0;
+    c->by_sni = calloc(sni->n, sizeof(*c->by_sni));
+    if (!c->by_sni)
+        return -ENOMEM;
+    c->n_by_sni = sni->n;
+    for (size_t i = 0; i < sni->n; i++) {
+        const struct tls_sni_entry *e = &sni->entry[i];
+        struct tls_origin_profile *p = &c->by_sni[i];
+        if (!e->client_cert && !e->verify_server_policy && !e->verify_server_properties)
+            continue;
+        p->policy = c->global.policy;
+        p->props = c->global.props;
+        if ((e->verify_server_policy && parse_policy(e->verify_server_policy, &p->policy) < 0) ||
+            (e->verify_server_properties &&
+             parse_props(e->verify_server_properties, &p->props) < 0)) {
+            core_err_add(err, "sni.yaml", e->out_line,
+                         "verify_server_policy/properties: unknown value for fqdn %s", e->fqdn);
+            return -EINVAL;
+        }
+        if (make_profile(rec, c, p, e->client_cert ? e->client_cert : cert,
+                         e->client_cert ? e->client_key : key, err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+const struct tls_origin_profile *tls_origin_profile_for(const struct tls_origin_config *c,
+                                                        const struct tls_sni_config *sni,
+                                                        const char *name)
+{
+    const struct tls_sni_entry *e = name ? tls_sni_lookup(sni, name) : NULL;
+    size_t i = e ? (size_t)(e - sni->entry) : SIZE_MAX;
+    return i < c->n_by_sni && c->by_sni[i].ctx ? &c->by_sni[i] : &c->global;
+}
+
 struct tls_origin_config *tls_origin_config_build(const struct core_records *rec,
-                                                  const char *confdir, struct core_err *err)
+                                                  const char *confdir,
+                                                  const struct tls_sni_config *sni,
+                                                  struct core_err *err)
 {
     struct tls_origin_config *c = calloc(1, sizeof(*c));
     if (!c || ex_indices() < 0)
@@ -618,8 +675,16 @@ struct tls_origin_config *tls_origin_config_build(const struct core_records *rec
                      sp);
         goto fail;
     }
-    if (read_policy(rec, c, err) < 0 || load_store(rec, confdir, c, err) < 0 ||
-        make_profile(rec, confdir, c, err) < 0)
+    char *cert = NULL, *key = NULL;
+    client_cert_paths(rec, confdir, &cert, &key);
+    int rc = read_policy(rec, c, err) < 0 || load_store(rec, confdir, c, err) < 0 ||
+                     make_profile(rec, c, &c->global, cert, key, err) < 0 ||
+                     sni_profiles(rec, c, sni, cert, key, err) < 0
+                 ? -EINVAL
+                 : 0;
+    free(cert);
+    free(key);
+    if (rc < 0)
         goto fail;
     // Made by the first configuration that keeps origin sessions; lives until exit.
     if (c->session_cache && !sessions)
@@ -635,6 +700,9 @@ void tls_origin_config_free(struct tls_origin_config *c)
     if (!c)
         return;
     SSL_CTX_free(c->global.ctx);
+    for (size_t i = 0; i < c->n_by_sni; i++)
+        SSL_CTX_free(c->by_sni[i].ctx);
+    free(c->by_sni);
     X509_STORE_free(c->store);
     free(c);
 }

@@ -28,6 +28,7 @@
 
 struct core_err;
 struct core_records;
+struct tls_sni_config;
 
 enum tls_verify_policy {
     TLS_VERIFY_DISABLED,
@@ -73,6 +74,8 @@ struct tls_origin_config {
     int verify_depth;                 // proxy.config.tlsedge.client.verify_depth
     bool hooks_decide;                // proxy.config.ssl.client.verify.server 2
     bool session_cache;               // proxy.config.ssl.origin_session_cache
+    struct tls_origin_profile *by_sni; // per sni.yaml entry (ctx NULL: no outbound keys), owned
+    size_t n_by_sni;
 };
 
 // tls_origin_config_declare declares the client-side records.config names. Main thread.
@@ -84,8 +87,20 @@ int tls_origin_config_declare(struct core_records *rec);
 // does not match, an unknown policy, property or SNI policy name, a bad cipher or group list)
 // are recorded in err naming the setting or file; never key material. Returns NULL on failure.
 // Main thread.
+// sni (may be NULL) gives per-origin profiles: each sni.yaml entry with outbound keys
+// (client_cert, client_key, verify_server_policy, verify_server_properties) gets its own client
+// context, the global settings filling what it does not say.
 struct tls_origin_config *tls_origin_config_build(const struct core_records *rec,
-                                                  const char *confdir, struct core_err *err);
+                                                  const char *confdir,
+                                                  const struct tls_sni_config *sni,
+                                                  struct core_err *err);
+
+// tls_origin_profile_for returns the profile for a connection to an origin named name (the SNI
+// sent; may be NULL): the first sni.yaml entry matching name decides, and an entry without
+// outbound keys (or no match) means the global profile. Borrowed from c. Any thread.
+const struct tls_origin_profile *tls_origin_profile_for(const struct tls_origin_config *c,
+                                                        const struct tls_sni_config *sni,
+                                                        const char *name);
 
 // tls_origin_config_free frees c (SSLs still referencing its contexts keep them). NULL: no-op.
 void tls_origin_config_free(struct tls_origin_config *c);

@@ -34,7 +34,6 @@ static const struct core_rec_decl records[] = {
 
 // Keys that belong to features other issues build: accepted, warned about, ignored.
 static const char *const later_keys[] = {
-    "verify_server_policy", "verify_server_properties", "client_cert",   "client_key",
     "client_sni_policy",    "host_sni_policy",          "http2",
     "partial_blind_route",  "tunnel_alpn",              "tunnel_prewarm",
     "valid_tls_versions_out", "http2_buffer_water_mark", "quic",         "server_max_early_data",
@@ -231,6 +230,21 @@ static void entry_key(struct build *b, struct tls_sni_entry *e, const char *k, c
             else
                 b->errors++;
         }
+    } else if (strcmp(k, "client_cert") == 0 || strcmp(k, "client_key") == 0 ||
+               strcmp(k, "verify_server_policy") == 0 ||
+               strcmp(k, "verify_server_properties") == 0) {
+        char **dst = strcmp(k, "client_cert") == 0            ? &e->client_cert
+                     : strcmp(k, "client_key") == 0           ? &e->client_key
+                     : strcmp(k, "verify_server_policy") == 0 ? &e->verify_server_policy
+                                                              : &e->verify_server_properties;
+        if (!s || !s[0]) {
+            report(b, false, line_of(v), "%s: expected a value", k);
+            return;
+        }
+        free(*dst);
+        *dst = k[0] == 'c' ? path_in(b->dir, s) : strdup(s);
+        if (!e->out_line)
+            e->out_line = line_of(v);
     } else if (strcmp(k, "tunnel_route") == 0 || strcmp(k, "forward_route") == 0) {
         const char *colon = s ? strrchr(s, ':') : NULL;
         if (!s || !colon || colon == s || !colon[1]) {
@@ -381,6 +395,10 @@ void tls_sni_config_free(struct tls_sni_config *c)
         free(c->entry[i].fqdn);
         free(c->entry[i].tunnel_route);
         free(c->entry[i].forward_route);
+        free(c->entry[i].client_cert);
+        free(c->entry[i].client_key);
+        free(c->entry[i].verify_server_policy);
+        free(c->entry[i].verify_server_properties);
         ca_free(&c->entry[i].ca);
         net_ipallow_free(c->entry[i].ip_allow);
     }

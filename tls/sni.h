@@ -58,6 +58,12 @@ struct tls_sni_entry {
     struct net_ipallow *ip_allow;      // NULL when unset
     char *tunnel_route;  // blind tunnel to host:port ($1, {inbound_local_port}), or NULL
     char *forward_route; // terminate TLS, relay the plaintext to host:port, or NULL
+    // Outbound keys, matched against the name tlsedge sends to an origin (tls/origin.h):
+    char *client_cert;              // client certificate file (relative: configuration dir)
+    char *client_key;               // its key file (NULL: in the certificate file)
+    char *verify_server_policy;     // DISABLED / PERMISSIVE / ENFORCED, or NULL
+    char *verify_server_properties; // NONE / SIGNATURE / NAME / ALL, or NULL
+    int out_line;                   // the line of the first outbound key (for errors)
 };
 
 struct tls_sni_config {

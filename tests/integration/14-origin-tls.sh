@@ -90,6 +90,40 @@ check_eq "a certificate without the IP fails" 502 "$(get good.test)"
 kill "$TLSEDGE_PID"
 wait_exit "$TLSEDGE_PID" 10 || true
 
+echo "per-origin client certificates and policy from sni.yaml (matched on the origin's name)"
+# A second client certificate from the test CA.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=second.client \
+    -keyout "$T/c2.key" -out "$T/c2.csr" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$T/c2.ext"
+openssl x509 -req -in "$T/c2.csr" -CA "$F/ca.pem" -CAkey "$F/ca.key" -CAcreateserial \
+    -days 30 -extfile "$T/c2.ext" -out "$T/c2.pem" 2>/dev/null
+s_server mtls2 "$F/wild.pem" "$F/wild.key" -Verify 1 -CAfile "$F/ca.pem"
+c=$(conf persni "CONFIG proxy.config.ssl.client.cert.filename STRING $F/client.pem
+CONFIG proxy.config.ssl.client.private_key.filename STRING $F/client.key")
+cat >>"$c/remap.config" <<CFG
+map http://one.wild.test/ https://127.0.0.1:$PORT_mtls2/
+map http://two.wild.test/ https://127.0.0.1:$PORT_mtls2/
+map http://loose.test/ https://127.0.0.1:$PORT_self/
+CFG
+cat >"$c/sni.yaml" <<CFG
+sni:
+  - fqdn: two.wild.test
+    client_cert: $T/c2.pem
+    client_key: $T/c2.key
+  - fqdn: loose.test
+    verify_server_policy: PERMISSIVE
+CFG
+start_tlsedge tlsedge-persni "$HP" -C "$c"
+check_eq "one.wild.test (no entry): the global client certificate" 200 "$(get one.wild.test)"
+check_eq "two.wild.test: the entry's client certificate" 200 "$(get two.wild.test)"
+check_contains "  the origin saw CN=client.test for one" "$T/origin-mtls2.log" "CN = client.test"
+check_contains "  and CN=second.client for two" "$T/origin-mtls2.log" "CN = second.client"
+check_eq "loose.test: its entry's PERMISSIVE policy connects to an unknown CA" 200 \
+    "$(get loose.test)"
+check_eq "  while the global ENFORCED policy still refuses self.test" 502 "$(get self.test)"
+kill "$TLSEDGE_PID"
+wait_exit "$TLSEDGE_PID" 10 || true
+
 echo "PERMISSIVE and DISABLED"
 c=$(conf permissive "CONFIG proxy.config.ssl.client.verify.server.policy STRING PERMISSIVE")
 start_tlsedge tlsedge-perm "$HP" -C "$c"

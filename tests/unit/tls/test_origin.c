@@ -57,7 +57,7 @@ static struct tls_origin_config *configure(const char *fmt)
     char text[2048];
     snprintf(text, sizeof(text), fmt, fx, fx, fx, fx);
     cr_assert_eq(core_records_parse(rec, text, strlen(text), "records.config", &err), 0);
-    cfg = tls_origin_config_build(rec, fx, &err);
+    cfg = tls_origin_config_build(rec, fx, NULL, &err);
     if (!cfg)
         dump_err();
     return cfg;
