@@ -13,6 +13,7 @@
 #include "hooks/hook.h"
 #include "net/conn.h"
 #include "net/listener.h"
+#include "net/opool.h"
 #include "net/ports.h"
 #include "net/proxy.h"
 #include "net/resolve.h"
@@ -311,6 +312,7 @@ static void worker_stop(struct core_worker *w, void *arg)
     struct runtime *rt = arg;
     net_listeners_close_worker(rt->listeners, w);
     net_conns_stop_worker(w);
+    net_opool_close_worker(w); // idle origin connections hold nothing up
 }
 
 static int worker_count(const struct core_records *rec)
@@ -462,7 +464,8 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
     int sfd = block_signals();
     int nw = worker_count(rec);
     struct runtime rt = {0};
-    if (sfd < 0 || net_conns_init(nw) < 0 || net_resolver_init(2) < 0) {
+    if (sfd < 0 || net_conns_init(nw) < 0 || net_opool_init(nw) < 0 ||
+        net_resolver_init(2) < 0) {
         core_log_error("start-up failed: %s", strerror(errno));
         return 1;
     }

@@ -21,6 +21,7 @@
 #include "net/ipallow.h"
 #include "net/ports.h"
 #include "net/remap.h"
+#include "net/opool.h"
 #include "net/resolve.h"
 #include "tls/config.h"
 #include "tls/conn.h"
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -68,8 +70,10 @@ static const char *const state_names[] = {
 #define B(s) (1u << (s))
 static const unsigned allowed[] = {
     [NET_HTTP_READ_HEAD] = B(NET_HTTP_RESOLVING) | B(NET_HTTP_CONNECTING) | B(NET_HTTP_REPLY) |
+                           B(NET_HTTP_FORWARD) |
                            B(NET_HTTP_DONE) | B(NET_HTTP_READ_HEAD),
-    [NET_HTTP_RESOLVING] = B(NET_HTTP_CONNECTING) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
+    [NET_HTTP_RESOLVING] =
+        B(NET_HTTP_CONNECTING) | B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
     [NET_HTTP_CONNECTING] =
         B(NET_HTTP_ORIGIN_TLS) | B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
     [NET_HTTP_ORIGIN_TLS] = B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
@@ -117,6 +121,13 @@ struct net_http {
     SSL *ossl;            // TLS to the origin, or NULL for plain TCP
     bool origin_tls;      // the route asks for TLS
     char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
+    bool origin_keepalive; // the origin's response lets its connection carry another request
+    bool reused;           // the origin connection came from the worker's pool
+    bool no_pool;          // a retry after a stale pooled connection: connect afresh
+    char *retry_head;      // the request head, kept while a pooled connection may be stale
+    size_t retry_len;
+    struct sockaddr_storage oaddr; // the origin's address (pool keys, retry)
+    socklen_t oaddrlen;
 };
 
 // Per-thread scratch space for one request at a time: head rewriting and parsing happen inside
@@ -173,6 +184,10 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.http.transaction_no_activity_timeout_in", CORE_REC_INT, "30"},
     {"proxy.config.http.transaction_no_activity_timeout_out", CORE_REC_INT, "30"},
     {"proxy.config.http.connect_ports", CORE_REC_STRING, "443"},
+    {"proxy.config.http.server_session_sharing.match", CORE_REC_STRING, "both"},
+    {"proxy.config.tlsedge.server_session_sharing.sni_lax", CORE_REC_INT, "0"},
+    {"proxy.config.http.keep_alive_no_activity_timeout_out", CORE_REC_INT, "120"},
+    {"proxy.config.http.per_server.connection.max", CORE_REC_INT, "0"},
     // ATS's default. Here it limits open client connections only (ATS counts origin ones too):
     // an origin connection exists only while its client connection does.
     {"proxy.config.net.connections_throttle", CORE_REC_INT, "30000"},
@@ -231,6 +246,30 @@ static int connect_ports(const char *s, struct net_http_config *c, struct core_e
     return 0;
 }
 
+static int sharing(const struct core_records *rec, struct net_http_config *c,
+                   struct core_err *err)
+{
+    static const char *const names[] = {"none", "ip", "host", "both", "sni", "cert"};
+    const char *m = core_records_get_str(rec, "proxy.config.http.server_session_sharing.match");
+    c->sharing = -1;
+    for (int i = 0; i < 6; i++)
+        if (strcasecmp(m, names[i]) == 0)
+            c->sharing = i;
+    if (c->sharing < 0) {
+        core_err_add(err, "records.config", 0,
+                     "proxy.config.http.server_session_sharing.match: '%s' is not none, ip, "
+                     "host, both, sni or cert",
+                     m);
+        return -EINVAL;
+    }
+    c->sni_lax =
+        core_records_get_int(rec, "proxy.config.tlsedge.server_session_sharing.sni_lax") != 0;
+    c->keepalive_out_ms = seconds(rec, "proxy.config.http.keep_alive_no_activity_timeout_out");
+    int64_t m2 = core_records_get_int(rec, "proxy.config.http.per_server.connection.max");
+    c->per_server_max = m2 > 0 ? (size_t)m2 : 0;
+    return 0;
+}
+
 struct net_http_config *net_http_config_build(const struct core_records *rec, const char *confdir,
                                               struct core_err *err)
 {
@@ -251,6 +290,10 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
     }
     int64_t mc = core_records_get_int(rec, "proxy.config.net.connections_throttle");
     c->max_client_conns = mc > 0 ? mc : 0;
+    if (sharing(rec, c, err) < 0) {
+        free(c);
+        return NULL;
+    }
     char path[PATH_MAX];
     if (confdir) {
         conf_path(path, sizeof(path), confdir,
@@ -473,11 +516,74 @@ static void reply_stats(struct net_http *h)
 static void on_origin_event(struct core_event *ev, uint32_t events);
 static void pump(struct net_http *h);
 
+static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *peer);
+
+// Builds the pool keys of h's origin connection at oaddr: key, and for a TLS origin in lax mode
+// lax (the key without the SNI; "" otherwise). Returns -1 when h's origin is not to be pooled.
+static int pool_keys(const struct net_http *h, const struct net_http_config *cfg, char *key,
+                     char *lax)
+{
+    char ip[INET6_ADDRSTRLEN] = "", tkey[NET_OPOOL_KEY_MAX / 2] = "", tlax[NET_OPOOL_KEY_MAX / 2];
+    const struct sockaddr_storage *a = &h->oaddr;
+    inet_ntop(a->ss_family,
+              a->ss_family == AF_INET6
+                  ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
+                  : (const void *)&((const struct sockaddr_in *)a)->sin_addr,
+              ip, sizeof(ip));
+    lax[0] = '\0';
+    if (!cfg || cfg->sharing == NET_SHARE_NONE || h->tunnel)
+        return -1;
+    if (h->origin_tls) {
+        const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
+        const char *sni = h->origin_sni[0] ? h->origin_sni : NULL;
+        const struct tls_origin_profile *p =
+            tc && tc->origin ? tls_origin_profile_for(tc->origin, tc->sni, sni) : NULL;
+        if (!p || tls_origin_key(p, ip, h->origin_port, sni, tkey, sizeof(tkey)) < 0 ||
+            tls_origin_key(p, ip, h->origin_port, NULL, tlax, sizeof(tlax)) < 0)
+            return -1;
+        if (cfg->sni_lax && sni)
+            snprintf(lax, NET_OPOOL_KEY_MAX, "tls|%s", tlax);
+    }
+    const char *host = cfg->sharing == NET_SHARE_HOST || cfg->sharing == NET_SHARE_BOTH
+                           ? h->origin_host
+                           : "";
+    const char *addr = cfg->sharing == NET_SHARE_HOST ? "" : ip;
+    snprintf(key, NET_OPOOL_KEY_MAX, "%s|%u|%s|%s", addr, (unsigned)h->origin_port, host,
+             tkey);
+    return 0;
+}
+
+// Takes a pooled connection to h's origin, if the worker has one: then the request flows at
+// once (no connect, no handshake). Returns true when one was taken.
+static bool origin_from_pool(struct net_http *h, const struct net_http_config *cfg)
+{
+    char key[NET_OPOOL_KEY_MAX], lax[NET_OPOOL_KEY_MAX];
+    struct net_opool_conn oc;
+    if (h->no_pool || pool_keys(h, cfg, key, lax) < 0 ||
+        !net_opool_take(h->c->w, key, lax[0] ? lax : NULL, lax[0] ? h->origin_sni : NULL, &oc))
+        return false;
+    h->ofd = oc.fd;
+    h->ossl = oc.ssl;
+    h->oev.fn = on_origin_event;
+    if (core_worker_add(h->c->w, h->ofd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &h->oev) < 0) {
+        origin_close(h);
+        return false;
+    }
+    h->reused = true;
+    set_state(h, NET_HTTP_FORWARD);
+    return true;
+}
+
 static void origin_connect(struct net_http *h, const struct sockaddr_storage *addr,
                            socklen_t addrlen)
 {
     const struct net_http_config *cfg = config();
     char peer[64];
+    if (addr != &h->oaddr)
+        memcpy(&h->oaddr, addr, addrlen);
+    h->oaddrlen = addrlen;
+    if (origin_from_pool(h, cfg))
+        return;
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         core_stat_inc(st.connect_fail); // out of descriptors, typically
@@ -631,12 +737,22 @@ static int write_origin_head(struct net_http *h, const char *buf,
         .path = r->path,
         .via_name = VIA_NAME,
         .client_ip = ip,
-        .origin_close = true, // one origin connection per request for now
+        .origin_close = !config() || config()->sharing == NET_SHARE_NONE,
     };
     char *out = scratch.head;
     int n = net_http1_request_write_proxy(buf, req, &o, out, OUT_HEAD_MAX);
     if (n > 0)
         n = buf_append(&h->req.out, out, (size_t)n);
+    // A bodiless request may be sent again on a fresh connection when a pooled one turns out
+    // to be closed before answering (the race every connection pool has).
+    free(h->retry_head);
+    h->retry_head = NULL;
+    h->no_pool = h->reused = false;
+    if (n >= 0 && !o.origin_close && req->body == NET_HTTP1_BODY_NONE &&
+        (h->retry_head = malloc((size_t)buf_len(&h->req.out)))) {
+        h->retry_len = buf_len(&h->req.out);
+        memcpy(h->retry_head, h->req.out.data + h->req.out.start, h->retry_len);
+    }
     return n < 0 ? n : 0;
 }
 
@@ -976,6 +1092,9 @@ static int parse_response(struct net_http *h)
         goto out; // the final head follows
     count_status(resp->status);
     h->resp_head_parsed = true;
+    h->origin_keepalive = resp->keep_alive;
+    free(h->retry_head); // the origin answered: no retry from here on
+    h->retry_head = NULL;
     h->close_after = close;
     h->resp.body = resp->body;
     h->resp.left = resp->content_length;
@@ -987,9 +1106,51 @@ out:
 
 // ---- the transaction machine ----
 
+// Parks h's origin connection in the worker's pool when it can carry another request: the
+// origin said so, both messages ended at their framing, nothing is left unread.
+static void origin_release(struct net_http *h)
+{
+    const struct net_http_config *cfg = config();
+    char key[NET_OPOOL_KEY_MAX], lax[NET_OPOOL_KEY_MAX];
+    bool ok = h->ofd >= 0 && h->origin_keepalive && h->resp.body_done && !h->resp.eof &&
+              buf_len(&h->resp.in) == 0 && h->req.body_done && flow_drained(&h->req) &&
+              (!h->ossl || SSL_pending(h->ossl) == 0) && pool_keys(h, cfg, key, lax) == 0;
+    if (ok) {
+        core_worker_del(h->c->w, h->ofd);
+        net_opool_put(h->c->w, key, lax[0] ? lax : NULL, h->origin_sni, h->ofd, h->ossl,
+                      cfg->keepalive_out_ms, cfg->per_server_max);
+        h->ofd = -1;
+        h->ossl = NULL;
+    }
+    origin_close(h);
+}
+
+// A pooled connection that failed before any response byte (closed or reset by the origin
+// meanwhile): the request goes again on a fresh connection. Returns true when retried.
+static bool retry_fresh(struct net_http *h)
+{
+    if (!h->reused || !h->retry_head || h->resp_head_parsed || buf_len(&h->resp.in) > 0)
+        return false;
+    CORE_DEBUG("http", "[%llu] pooled origin connection was stale: retrying on a new one",
+               (unsigned long long)h->c->id);
+    origin_close(h);
+    flow_reset(&h->req, true);
+    flow_reset(&h->resp, false);
+    h->req.body_done = true;
+    h->resp.eof = false;
+    if (buf_append(&h->req.out, h->retry_head, h->retry_len) < 0)
+        return false;
+    free(h->retry_head);
+    h->retry_head = NULL;
+    h->reused = false;
+    h->no_pool = true;
+    origin_connect(h, &h->oaddr, h->oaddrlen);
+    return true;
+}
+
 static void finish_transaction(struct net_http *h)
 {
-    origin_close(h);
+    origin_release(h);
     if (h->close_after || h->c->stop_after_response || !h->req.body_done ||
         !flow_drained(&h->req)) {
         set_state(h, NET_HTTP_DONE);
@@ -1041,6 +1202,8 @@ static int step_request(struct net_http *h)
         }
     }
     int rc = flow_flush(&h->req, origin_write, h);
+    if (rc < 0 && retry_fresh(h))
+        return 1;
     if (rc < 0 && !h->resp_head_parsed) {
         // An origin that answers early and closes may refuse the rest of a request body: only
         // a failure before its response head is the origin's fault.
@@ -1055,6 +1218,8 @@ static int step_response(struct net_http *h)
     int p = 0;
     if (!h->resp.body_done) {
         int rc = flow_fill(&h->resp, origin_read, h, h->resp_head_parsed ? FLOW_BUF : OUT_HEAD_MAX);
+        if ((rc < 0 || (h->resp.eof && buf_len(&h->resp.in) == 0)) && retry_fresh(h))
+            return 1;
         if (rc < 0) {
             forward_failed(h, st.origin_resets, 502,
                            rc == -ECONNRESET ? "connection reset by the origin"
@@ -1495,5 +1660,6 @@ void net_http_free(struct net_http *h)
     buf_free(&h->req.out);
     buf_free(&h->resp.in);
     buf_free(&h->resp.out);
+    free(h->retry_head);
     free(h);
 }

@@ -34,6 +34,22 @@ struct net_http_config {
     uint16_t connect_ports[64][2]; // proxy.config.http.connect_ports: inclusive ranges
     size_t n_connect_ports;        // 0: CONNECT to no port ("*" is one range 1-65535)
     int64_t max_client_conns;    // proxy.config.net.connections_throttle; 0: no limit
+    int sharing;                 // proxy.config.http.server_session_sharing.match (NET_SHARE_*)
+    bool sni_lax;                // proxy.config.tlsedge.server_session_sharing.sni_lax
+    uint64_t keepalive_out_ms;   // proxy.config.http.keep_alive_no_activity_timeout_out
+    size_t per_server_max;       // proxy.config.http.per_server.connection.max (idle, per key)
+};
+
+// Values of proxy.config.http.server_session_sharing.match: what a pooled origin connection and
+// a new request must share (for TLS origins, SNI, client certificate and verification settings
+// must match as well, whatever the mode).
+enum net_share {
+    NET_SHARE_NONE, // never reuse
+    NET_SHARE_IP,   // address and port
+    NET_SHARE_HOST, // host name and port
+    NET_SHARE_BOTH, // address, port and host name
+    NET_SHARE_SNI,  // address and port (+ the TLS checks)
+    NET_SHARE_CERT, // address and port (+ the TLS checks)
 };
 
 // net_http_config_declare declares the HTTP records.config names. Main thread.
