@@ -56,10 +56,16 @@ CRITERION_LIBS := -lcriterion
 # installed android-libboringssl's version names the source it builds.
 DEB_PACKAGES := build-essential android-libboringssl-dev liburcu-dev libjemalloc-dev \
 	libcriterion-dev libyaml-dev openssl curl procps iproute2 jq \
-	g++ xz-utils patch
+	g++ xz-utils patch $(KEYSTORE_PACKAGES)
 # Wanted but not required: `make deps` tries them, and a test that needs a missing one says so
 # and skips (testssl.sh: tests/integration/22-testssl.sh, the external scanner).
 DEB_OPTIONAL := testssl.sh
+
+# PKCS#11 keys: the header (libp11-kit-dev), p11-kit-client.so (p11-kit-modules) for tlsedge;
+# p11-kit's server, SoftHSM2, the software TPM stack and pkcs11-tool (opensc) for the tests'
+# tokens (tests/fixtures/keystores.sh).
+KEYSTORE_PACKAGES := libp11-kit-dev p11-kit p11-kit-modules softhsm2 opensc swtpm swtpm-tools \
+	libtpm2-pkcs11-1 libtss2-tcti-swtpm0 tpm2-abrmd libtss2-tcti-tabrmd0 dbus
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \

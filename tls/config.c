@@ -10,6 +10,7 @@
 #include "tls/internal.h"
 #include "tls/keyless.h"
 #include "tls/keyop.h"
+#include "tls/pkcs11.h"
 #include "tls/multicert.h"
 #include "tls/origin.h"
 #include "tls/selfsigned.h"
@@ -70,6 +71,8 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.tlsedge.handshake_queue_max", CORE_REC_INT, "4096"},
     {"proxy.config.tlsedge.handshake_offload", CORE_REC_STRING, "key"},
     {"proxy.config.tlsedge.keyless.timeout", CORE_REC_INT, "5000"},
+    {"proxy.config.tlsedge.pkcs11.module", CORE_REC_STRING, TLS_PKCS11_DEFAULT_MODULE},
+    {"proxy.config.tlsedge.pkcs11.server_address", CORE_REC_STRING, ""},
 };
 
 int tls_config_declare(struct core_records *rec)
@@ -256,28 +259,57 @@ static int key_id(X509 *leaf, uint8_t out[32], int *type, int *nid)
     return rc;
 }
 
+static enum tls_offload offload_mode(const struct core_records *rec)
+{
+    const char *m = core_records_get_str(rec, "proxy.config.tlsedge.handshake_offload");
+    return strcmp(m, "accept") == 0 ? TLS_OFFLOAD_ACCEPT : TLS_OFFLOAD_KEY;
+}
+
+// Installs a PKCS#11 key (see tls_pkcs11_key_load): a token that cannot be reached is a
+// warning, like a keyless signer's outage.
+static int pkcs11_key(const struct core_records *rec, SSL_CTX *ctx, const char *uri, X509 *leaf,
+                      const char *file, int line, struct core_err *err)
+{
+    struct tls_keyref *k = tls_keyref_new(TLS_KEY_PKCS11);
+    if (!k || key_id(leaf, k->key_id, &k->key_type, &k->ec_nid) < 0) {
+        tls_keyref_unref(k);
+        return k ? -EINVAL : -ENOMEM;
+    }
+    k->offload = offload_mode(rec);
+    int rc = tls_pkcs11_key_load(
+        k, uri, core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.module"),
+        core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.server_address"), leaf, file,
+        line, err);
+    if (rc < 0 || tls_keyref_attach(ctx, k) < 0) {
+        if (rc >= 0)
+            core_err_add(err, file, line, "cannot attach the PKCS#11 key %s", k->name);
+        tls_keyref_unref(k);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 // Installs a key held by a backend (see tls_key_backend_fn). Keyless keys are checked for
 // reachability only: a signer outage is a warning, so it never blocks a certificate rotation.
 static int backend_key(void *arg, SSL_CTX *ctx, const char *uri, X509 *leaf, const char *file,
                        int line, struct core_err *err)
 {
     const struct core_records *rec = arg;
-    if (strncmp(uri, "pkcs11:", 7) == 0) {
-        // TODO(#7): PKCS#11 keys. Only the scheme is named: the URI may carry a PIN.
-        core_err_warn(err, file, line, "pkcs11: keys are not supported yet; chain not loaded");
-        return 1;
-    }
     if (core_records_get_int(rec, "proxy.config.tlsedge.handshake_threads") <= 0) {
-        core_err_add(err, file, line,
-                     "a keyless key needs proxy.config.tlsedge.handshake_threads > 0");
+        // Only the scheme is named: a PKCS#11 URI may carry a PIN.
+        core_err_add(err, file, line, "a %s key needs proxy.config.tlsedge.handshake_threads > 0",
+                     strncmp(uri, "pkcs11:", 7) == 0 ? "PKCS#11" : "keyless");
         return -EINVAL;
     }
+    if (strncmp(uri, "pkcs11:", 7) == 0)
+        return pkcs11_key(rec, ctx, uri, leaf, file, line, err);
     struct tls_keyref *k = tls_keyref_new(TLS_KEY_KEYLESS);
     if (!k || tls_keyless_parse(k, uri, file, line, err) < 0 ||
         key_id(leaf, k->key_id, &k->key_type, &k->ec_nid) < 0) {
         tls_keyref_unref(k);
         return -EINVAL;
     }
+    k->offload = offload_mode(rec);
     int64_t to = core_records_get_int(rec, "proxy.config.tlsedge.keyless.timeout");
     k->timeout_ms = (uint64_t)(to > 0 ? to : 5000);
     int rc = tls_keyless_probe(k, 500);
@@ -460,9 +492,11 @@ struct tls_config *tls_config_build(const struct core_records *rec, const char *
     c->wire_trace_server_name = opt_str(rec, "proxy.config.ssl.wire_trace_server_name");
     c->wire_trace_percentage =
         (int)core_records_get_int(rec, "proxy.config.ssl.wire_trace_percentage");
-    if (strcmp(core_records_get_str(rec, "proxy.config.tlsedge.handshake_offload"), "key") != 0)
+    const char *offload = core_records_get_str(rec, "proxy.config.tlsedge.handshake_offload");
+    if (strcmp(offload, "key") != 0 && strcmp(offload, "accept") != 0)
         core_err_add(err, "records.config", 0,
-                     "proxy.config.tlsedge.handshake_offload: only 'key' is supported yet");
+                     "proxy.config.tlsedge.handshake_offload: '%s' is neither 'key' nor 'accept'",
+                     offload);
     if (core_records_get_str(rec, "proxy.config.ssl.server.TLSv1_3.cipher_suites")[0])
         core_err_warn(err, "records.config", 0,
                       "proxy.config.ssl.server.TLSv1_3.cipher_suites is ignored: BoringSSL "

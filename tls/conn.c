@@ -5,6 +5,7 @@
 #include "core/assert.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "core/worker.h"
 #include "tls/certtable.h"
 #include "tls/clienthello.h"
 #include "tls/config.h"
@@ -12,6 +13,7 @@
 #include "tls/internal.h"
 #include "tls/keyop.h"
 #include "tls/sni.h"
+#include "tls/pool.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +54,13 @@ struct tls_conn {
     // the input event already used, so a short read no longer implies "nothing left".
     bool hup;
     struct tls_keyop *op; // key operation in flight or back but not yet consumed
+    // Accept mode (TLS_CONN_LENT): the pool thread works on a duplicate of the descriptor, so
+    // a close by the worker meanwhile cannot hand the number to another connection under it.
+    struct core_msg lend_msg;
+    struct core_worker *home; // the owning worker, where the connection comes back
+    int home_fd;              // fd while lent
+    bool orphaned;            // freed while lent: free it when it comes back
+    bool hup_while_lent;      // tls_conn_note_hangup while lent: applied on hand-back
     tls_resume_fn resume;
     void *resume_arg;
     struct timespec start;
@@ -72,6 +81,7 @@ static const char *const state_names[] = {
     [TLS_CONN_HELLO] = "HELLO",
     [TLS_CONN_HANDSHAKE] = "HANDSHAKE",
     [TLS_CONN_KEY_WAIT] = "KEY_WAIT",
+    [TLS_CONN_LENT] = "LENT",
     [TLS_CONN_ESTABLISHED] = "ESTABLISHED",
     [TLS_CONN_FAILED] = "FAILED",
     [TLS_CONN_CLOSED] = "CLOSED",
@@ -86,8 +96,10 @@ static const unsigned allowed[] = {
                        1u << TLS_CONN_TUNNEL,
     [TLS_CONN_HANDSHAKE] = 1u << TLS_CONN_ESTABLISHED | 1u << TLS_CONN_FAILED |
                            1u << TLS_CONN_CLOSED | 1u << TLS_CONN_KEY_WAIT |
-                           1u << TLS_CONN_HOOK_WAIT | 1u << TLS_CONN_TUNNEL,
+                           1u << TLS_CONN_HOOK_WAIT | 1u << TLS_CONN_TUNNEL |
+                           1u << TLS_CONN_LENT,
     [TLS_CONN_KEY_WAIT] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
+    [TLS_CONN_LENT] = 1u << TLS_CONN_HANDSHAKE,
     [TLS_CONN_ESTABLISHED] = 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_FAILED] = 0,
     [TLS_CONN_CLOSED] = 1u << TLS_CONN_FAILED,
@@ -258,10 +270,8 @@ void tls_conn_key_ready(struct tls_conn *c)
         c->resume(c->resume_arg);
 }
 
-void tls_conn_free(struct tls_conn *c)
+static void free_now(struct tls_conn *c)
 {
-    if (!c)
-        return;
     if (c->op)
         tls_keyop_orphan(c->op); // the signer may still be working on it
     tls_hook_close(c);           // VCONN_CLOSE, after everything else on the connection
@@ -270,6 +280,17 @@ void tls_conn_free(struct tls_conn *c)
     free(c->route);
     free(c->buf);
     free(c);
+}
+
+void tls_conn_free(struct tls_conn *c)
+{
+    if (!c)
+        return;
+    if (c->state == TLS_CONN_LENT) {
+        c->orphaned = true; // the pool thread still works on it: freed when it comes back
+        return;
+    }
+    free_now(c);
 }
 
 // ---- failures ----
@@ -643,6 +664,60 @@ static void flush_tickets(struct tls_conn *c)
     ERR_clear_error();
 }
 
+// ---- accept mode: the connection lent to a pool thread ----
+
+// Runs on the owning worker when the pool thread is done with c.
+static void lend_returned(struct core_msg *m)
+{
+    struct tls_conn *c = caa_container_of(m, struct tls_conn, lend_msg);
+    close(c->fd);
+    c->fd = c->home_fd;
+    if (c->orphaned) {
+        free_now(c);
+        return;
+    }
+    set_state(c, TLS_CONN_HANDSHAKE);
+    // Input that arrived while the pool held c raised its edge-triggered event on the worker,
+    // which ignored it: read again instead of waiting for an edge that already passed.
+    c->drained = false;
+    c->hup = c->hup || c->hup_while_lent;
+    if (c->resume)
+        c->resume(c->resume_arg);
+}
+
+// Runs on a pool thread: the handshake goes on here, the key method's complete() signing
+// synchronously, until it wants I/O or is done. The worker then calls SSL_do_handshake once
+// more, which reports the outcome there (BoringSSL replays a failed handshake's error), so
+// counters and logs stay on the worker.
+static void lend_run(struct core_msg *m)
+{
+    struct tls_conn *c = caa_container_of(m, struct tls_conn, lend_msg);
+    ERR_clear_error();
+    SSL_do_handshake(c->ssl);
+    ERR_clear_error();
+    c->lend_msg.fn = lend_returned;
+    core_worker_post(c->home, &c->lend_msg);
+}
+
+static enum tls_step lend(struct tls_conn *c)
+{
+    struct core_worker *w = core_worker_self();
+    int d = w ? dup(c->fd) : -1;
+    if (d < 0) {
+        core_log_error("[%llu] cannot lend the handshake to the pool: %s",
+                       (unsigned long long)c->id, strerror(errno));
+        count_failure(0, SSL_ERROR_SSL);
+        return fail(c);
+    }
+    c->home = w;
+    c->home_fd = c->fd;
+    c->fd = d;
+    set_state(c, TLS_CONN_LENT);
+    c->lend_msg.fn = lend_run;
+    tls_pool_post((unsigned)core_worker_id(w), &c->lend_msg);
+    return TLS_STEP_PENDING;
+}
+
 // A plugin's TSVConnTunnel from the CLIENT_HELLO, SERVERNAME or CERT hook: BoringSSL has read
 // the ClientHello (still whole in c->buf) and written nothing, so the connection can still
 // become a blind tunnel; the handshake stops here without a byte or an alert to the client.
@@ -677,6 +752,8 @@ static enum tls_step do_handshake(struct tls_conn *c, const struct tls_config *c
     }
     int e = SSL_get_error(c->ssl, r);
     if (e == SSL_ERROR_WANT_PRIVATE_KEY_OPERATION && c->op) {
+        if (tls_keyop_lends(c->op))
+            return lend(c);
         set_state(c, TLS_CONN_KEY_WAIT);
         return TLS_STEP_PENDING;
     }
@@ -721,6 +798,8 @@ enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cf
     case TLS_CONN_KEY_WAIT:
     case TLS_CONN_HOOK_WAIT:
         return TLS_STEP_PENDING; // socket events wait until the key operation or hook is back
+    case TLS_CONN_LENT:
+        return TLS_STEP_PENDING; // the pool thread owns it; the hand-back re-reads the socket
     case TLS_CONN_ESTABLISHED:
         return TLS_STEP_DONE;
     case TLS_CONN_TUNNEL:
@@ -816,11 +895,17 @@ bool tls_conn_pending(const struct tls_conn *c)
 
 void tls_conn_note_readable(struct tls_conn *c)
 {
+    if (c->state == TLS_CONN_LENT)
+        return; // the pool thread owns the flag; the hand-back clears it
     c->drained = false;
 }
 
 void tls_conn_note_hangup(struct tls_conn *c)
 {
+    if (c->state == TLS_CONN_LENT) {
+        c->hup_while_lent = true; // the pool thread owns hup and drained; applied on hand-back
+        return;
+    }
     c->hup = true;
     c->drained = false;
 }

@@ -30,6 +30,7 @@ enum tls_conn_state {
     TLS_CONN_HANDSHAKE,   // SSL_do_handshake in progress
     TLS_CONN_KEY_WAIT,    // a private-key operation runs in the handshake pool
     TLS_CONN_HOOK_WAIT,   // a CLIENT_HELLO or CERT hook is outstanding (tls/hook.h)
+    TLS_CONN_LENT,        // accept mode: a pool thread runs the handshake; the worker waits
     TLS_CONN_ESTABLISHED, // application data
     TLS_CONN_FAILED,      // handshake or record failure (terminal)
     TLS_CONN_CLOSED,      // close_notify sent or received (terminal)

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <urcu-qsbr.h>
 
 #define BUCKETS 1024
 #define BACKOFF_MIN_MS 100
@@ -325,8 +326,115 @@ static void conn_free(struct core_msg *m)
     free(kc);
 }
 
+// ---- accept mode: one blocking request at a time ----
+
+#define SYNC_CONNS 8
+
+// struct kl_sync: a pool thread's blocking connection to one signer. Owned by that thread.
+struct kl_sync {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int fd; // -1: not connected
+    uint32_t next_id;
+};
+
+static __thread struct kl_sync syncs[SYNC_CONNS];
+static __thread int n_syncs;
+
+static struct kl_sync *sync_find(const struct tls_keyref *k)
+{
+    for (int i = 0; i < n_syncs; i++)
+        if (syncs[i].addrlen == k->addrlen && memcmp(&syncs[i].addr, &k->addr, k->addrlen) == 0)
+            return &syncs[i];
+    struct kl_sync *s = &syncs[n_syncs < SYNC_CONNS ? n_syncs++ : 0];
+    if (s->addrlen && s->fd >= 0)
+        close(s->fd);
+    memset(s, 0, sizeof(*s));
+    memcpy(&s->addr, &k->addr, k->addrlen);
+    s->addrlen = k->addrlen;
+    s->fd = -1;
+    return s;
+}
+
+// Connects s within timeout_ms and makes its reads and writes time out likewise.
+static int sync_connect(struct kl_sync *s, uint64_t timeout_ms)
+{
+    int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000),
+                         .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+        connect(fd, (struct sockaddr *)&s->addr, s->addrlen) < 0) {
+        int e = errno == EINPROGRESS || errno == EAGAIN ? ETIMEDOUT : errno;
+        close(fd);
+        return -e;
+    }
+    s->fd = fd;
+    return 0;
+}
+
+// Sends op's request on s and reads until its reply. Returns 0 or a negative errno.
+static int sync_exchange(struct kl_sync *s, struct tls_keyop *op)
+{
+    struct tls_keyless_request req = {.op = TLS_KEYLESS_OP_SIGN, .sigalg = op->sigalg};
+    uint8_t buf[2 * TLS_KEYLESS_FRAME_MAX];
+    req.id = ++s->next_id;
+    memcpy(req.key_id, op->key->key_id, sizeof(req.key_id));
+    memcpy(req.digest, op->digest, op->digest_len);
+    req.digest_len = (uint16_t)op->digest_len;
+    int n = tls_keyless_request_encode(&req, buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    if (send(s->fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+        return errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET;
+    size_t have = 0;
+    for (;;) {
+        ssize_t got = read(s->fd, buf + have, sizeof(buf) - have);
+        if (got <= 0)
+            return got == 0 ? -ECONNRESET : errno == EAGAIN ? -ETIMEDOUT : -errno;
+        have += (size_t)got;
+        struct tls_keyless_reply r;
+        int used = tls_keyless_reply_decode(buf, have, &r);
+        if (used < 0)
+            return -EPROTO;
+        if (used == 0)
+            continue;
+        if (r.id != req.id)
+            return -EPROTO; // one request at a time: nothing else may answer
+        if (r.status != TLS_KEYLESS_OK || r.sig_len > sizeof(op->sig))
+            return -EPROTO;
+        memcpy(op->sig, r.sig, r.sig_len);
+        op->sig_len = r.sig_len;
+        return 0;
+    }
+}
+
+int tls_keyless_sign_sync(struct tls_keyop *op)
+{
+    uint64_t to = op->key->timeout_ms ? op->key->timeout_ms : 5000;
+    struct kl_sync *s = sync_find(op->key);
+    rcu_thread_offline(); // connect, send and the signer's answer all block
+    int rc = s->fd >= 0 ? 0 : sync_connect(s, to);
+    if (rc == 0)
+        rc = sync_exchange(s, op);
+    rcu_thread_online();
+    if (rc < 0 && s->fd >= 0) {
+        close(s->fd); // a late answer must not be read as the next request's
+        s->fd = -1;
+    }
+    if (rc < 0)
+        core_log_warn("keyless signer %s: %s", op->key->name, strerror(-rc));
+    return rc;
+}
+
 void tls_keyless_thread_fini(void)
 {
+    for (int i = 0; i < n_syncs; i++)
+        if (syncs[i].fd >= 0)
+            close(syncs[i].fd);
+    n_syncs = 0;
     while (conns) {
         struct kl_conn *kc = conns;
         conns = kc->next;

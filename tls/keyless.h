@@ -15,6 +15,13 @@ struct tls_keyref;
 // (tls_keyop_finish) later on this thread, or at once when the signer cannot be reached.
 void tls_keyless_start(struct tls_keyop *op);
 
+// tls_keyless_sign_sync sends op's request to op->key's signer and waits for the answer on the
+// calling thread (accept mode: the thread holds a lent connection), offline for RCU while it
+// waits, at most op->key->timeout_ms. Each pool thread keeps one blocking connection per signer
+// for this, apart from the multiplexed ones. Fills op->sig; returns 0 or a negative errno.
+// Pool thread only.
+int tls_keyless_sign_sync(struct tls_keyop *op);
+
 // tls_keyless_thread_fini closes and frees the calling pool thread's signer connections,
 // failing what is still in flight. Pool thread, when the pool stops.
 void tls_keyless_thread_fini(void);

@@ -8,6 +8,7 @@
 #include "core/worker.h"
 #include "tls/internal.h"
 #include "tls/keyless.h"
+#include "tls/pkcs11.h"
 #include "tls/pool.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@
 #include <openssl/nid.h>
 
 static int ex_index = -1;
-static int stat_ops = -1, stat_failures = -1, stat_queue_full = -1;
+static int stat_ops = -1, stat_failures = -1, stat_queue_full = -1, stat_lent = -1;
 
 static void ctx_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, long argl,
                         void *argp)
@@ -33,6 +34,7 @@ int tls_keyop_init(void)
     stat_ops = core_stat_register("proxy.process.tlsedge.key_ops");
     stat_failures = core_stat_register("proxy.process.ssl.key_op_failures");
     stat_queue_full = core_stat_register("proxy.process.tlsedge.handshake_queue_full");
+    stat_lent = core_stat_register("proxy.process.tlsedge.handshakes_lent");
     return ex_index < 0 ? -ENOMEM : 0;
 }
 
@@ -48,8 +50,10 @@ struct tls_keyref *tls_keyref_new(enum tls_key_kind kind)
 
 void tls_keyref_unref(struct tls_keyref *k)
 {
-    if (k && atomic_fetch_sub(&k->refs, 1) == 1)
+    if (k && atomic_fetch_sub(&k->refs, 1) == 1) {
+        tls_pkcs11_key_free(k->p11);
         free(k);
+    }
 }
 
 static void keyop_free(struct tls_keyop *op)
@@ -82,9 +86,16 @@ void tls_keyop_finish(struct tls_keyop *op, int status)
     core_worker_post(op->w, &op->to_worker);
 }
 
+bool tls_keyop_lends(const struct tls_keyop *op)
+{
+    return op->sync;
+}
+
 void tls_keyop_orphan(struct tls_keyop *op)
 {
-    if (op->done)
+    if (op->sync && !op->done)
+        tls_pool_unreserve(); // never lent (the lend failed): nobody else holds it
+    if (op->done || op->sync)
         keyop_free(op);
     else
         op->conn = NULL;
@@ -97,7 +108,28 @@ static void start_backend(struct core_msg *m)
     case TLS_KEY_KEYLESS:
         tls_keyless_start(op);
         break;
+    case TLS_KEY_PKCS11:
+        tls_keyop_finish(op, tls_pkcs11_sign(op, true));
+        break;
     }
+}
+
+// Accept mode: the signature, made on the pool thread that holds the lent connection. Blocks;
+// each backend goes offline for RCU around its blocking call.
+static void run_sync(struct tls_keyop *op)
+{
+    switch (op->key->kind) {
+    case TLS_KEY_KEYLESS:
+        op->status = tls_keyless_sign_sync(op);
+        break;
+    case TLS_KEY_PKCS11:
+        op->status = tls_pkcs11_sign(op, true);
+        break;
+    }
+    op->done = true;
+    tls_pool_unreserve();
+    if (op->status != 0)
+        core_stat_inc(stat_failures);
 }
 
 static enum ssl_private_key_result_t key_sign(SSL *ssl, uint8_t *out, size_t *out_len,
@@ -130,8 +162,13 @@ static enum ssl_private_key_result_t key_sign(SSL *ssl, uint8_t *out, size_t *ou
     op->conn = c;
     atomic_fetch_add(&k->refs, 1);
     op->key = k;
-    op->to_pool.fn = start_backend;
     tls_conn_set_op(c, op);
+    if (k->offload == TLS_OFFLOAD_ACCEPT) {
+        op->sync = true; // the caller lends the connection; complete() signs on the pool
+        core_stat_inc(stat_lent);
+        return ssl_private_key_retry;
+    }
+    op->to_pool.fn = start_backend;
     tls_pool_post((unsigned)core_worker_id(w), &op->to_pool);
     return ssl_private_key_retry;
 }
@@ -143,6 +180,8 @@ static enum ssl_private_key_result_t key_complete(SSL *ssl, uint8_t *out, size_t
     struct tls_keyop *op = c ? tls_conn_get_op(c) : NULL;
     if (!op)
         return ssl_private_key_failure;
+    if (!op->done && op->sync)
+        run_sync(op);
     if (!op->done)
         return ssl_private_key_retry;
     tls_conn_set_op(c, NULL);
@@ -177,7 +216,10 @@ int tls_keyref_attach(SSL_CTX *ctx, struct tls_keyref *key)
                                    SSL_SIGN_RSA_PKCS1_SHA384, SSL_SIGN_RSA_PKCS1_SHA512};
     const uint16_t *prefs = rsa;
     size_t n = sizeof(rsa) / sizeof(rsa[0]);
-    if (key->key_type == EVP_PKEY_EC) {
+    if (key->n_sigalgs) {
+        prefs = key->sigalgs; // what the backend said it can do
+        n = key->n_sigalgs;
+    } else if (key->key_type == EVP_PKEY_EC) {
         bool big = key->ec_nid == NID_secp384r1;
         prefs = big ? p384 : p256;
         n = 1;

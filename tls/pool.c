@@ -3,6 +3,7 @@
 #include "tls/pool.h"
 #include "core/worker.h"
 #include "tls/keyless.h"
+#include "tls/pkcs11.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@ static _Atomic size_t inflight;
 static void pool_thread_stop(struct core_worker *w, void *arg)
 {
     tls_keyless_thread_fini();
+    tls_pkcs11_thread_fini();
 }
 
 int tls_pool_start(int n, size_t queue_max)
