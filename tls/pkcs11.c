@@ -168,14 +168,16 @@ static int module_open(const char *path, struct p11_module **out, const char *fi
     char why[256];
     int rc = tls_pkcs11_module_check(path, why, sizeof(why));
     if (rc == -EPERM) {
+        // Two entries: one message holds at most CORE_ERR_REASON_MAX bytes.
         core_err_add(err, file, line,
-                     "PKCS#11 module %s needs %s: OpenSSL's libcrypto cannot share a process with "
-                     "tlsedge's BoringSSL (its symbols clash and it crashes). Run the module in a "
-                     "p11-kit server instead (p11-kit server -n SOCKET --provider %s "
-                     "\"pkcs11:token=LABEL\") and let tlsedge load p11-kit-client.so (the default "
-                     "proxy.config.tlsedge.pkcs11.module) with "
-                     "proxy.config.tlsedge.pkcs11.server_address unix:path=SOCKET",
-                     path, why, path);
+                     "PKCS#11 module %s needs %s: OpenSSL's libcrypto crashes inside tlsedge "
+                     "(its symbols clash with BoringSSL's); it must run in a p11-kit server",
+                     path, why);
+        core_err_warn(err, file, line,
+                      "run: p11-kit server -n SOCKET --provider %s \"pkcs11:token=LABEL\"; set "
+                      "proxy.config.tlsedge.pkcs11.server_address unix:path=SOCKET and keep the "
+                      "default module (p11-kit-client.so)",
+                      path);
         return -EINVAL;
     }
     if (rc < 0) {

@@ -16,6 +16,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/tlsedge-it.XXXXXX")
 PIDS=""
 PASSED=0
 FAILED=0
+SKIPPED=0
 TEST_NAME=$(basename "$0" .sh)
 # SANITIZED: non-empty for sanitizer builds, whose allocator quarantine makes RSS meaningless.
 case "$BUILD" in */san-*) SANITIZED=1 ;; *) SANITIZED="" ;; esac
@@ -39,7 +40,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-skip() { echo "  skip $*"; }
+# skip REASON: a check that cannot run here; counted and reported as skipped, never as passed.
+skip() { SKIPPED=$((SKIPPED + 1)); echo "  skip $*"; }
 pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "  FAIL $*"; }
 
@@ -126,7 +128,11 @@ finish() {
             grep -E -A 12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$f" | head -n 30 | sed 's/^/       | /'
         fi
     done
-    echo "$PASSED passed, $FAILED failed"
+    if [ "$SKIPPED" -gt 0 ]; then
+        echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+    else
+        echo "$PASSED passed, $FAILED failed"
+    fi
     [ "$FAILED" -eq 0 ]
 }
 
