@@ -93,6 +93,11 @@ run_token() {
 }
 
 run_token SoftHSM2 hsm edge "$KS_SOFTHSM_ADDR"
+# The bench's ceiling: the token's own signing rate, measured by build/tools/p11sign.
+P11_KIT_SERVER_ADDRESS=$KS_SOFTHSM_ADDR "$TOOLS/p11sign" -t edge -l hsm-rsa -p "$KS_PIN_FILE" \
+    -n 2 -d 0.3 >"$T/p11sign.out" 2>&1 || true
+check "p11sign signs with the SoftHSM2 key alone, without errors" \
+    jq -e '.signs > 0 and .errors == 0' "$T/p11sign.out"
 if [ -n "$KS_TPM_ADDR" ]; then
     run_token TPM tpm tpm "$KS_TPM_ADDR"
 else
