@@ -912,6 +912,12 @@ void tls_conn_note_hangup(struct tls_conn *c)
 
 void tls_conn_shutdown(struct tls_conn *c)
 {
+    if (c->state == TLS_CONN_LENT) {
+        // The pool thread holds a duplicate descriptor, which would keep the socket open (and
+        // the client waiting for a flight) after the worker's close: end it for both now.
+        shutdown(c->home_fd, SHUT_RDWR);
+        return;
+    }
     if (c->ssl && c->state == TLS_CONN_ESTABLISHED && !c->eof) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);

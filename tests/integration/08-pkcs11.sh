@@ -69,6 +69,11 @@ handshakes() {
     check_eq "$1 $3: 8 concurrent ECDSA handshakes" 8 "$(cat "$T"/par.* | grep -c '^ok')"
     rm -f "$T"/par.*
     check_eq "$1 $3: a file-key handshake beside them" ok "$(hs b.test)"
+    # A client's handshake is done once it sent Finished: the server's count shows that tlsedge
+    # saw every Finished too (in accept mode it may arrive while the connection is lent).
+    sleep 0.3
+    check_eq "$1 $3: tlsedge completed all 13 handshakes" 13 \
+        "$(stat proxy.process.ssl.total_success_handshake_count_in "$HP")"
     ops=$(stat proxy.process.tlsedge.key_ops "$HP")
     lent=$(stat proxy.process.tlsedge.handshakes_lent "$HP")
     check "$1 $3: 12 key operations counted (got $ops)" test "$ops" -eq 12
@@ -118,6 +123,32 @@ check_eq "keyless signer in accept mode: ECDSA handshake" ok "$(hs a.test)"
 check_eq "keyless signer in accept mode: a second one (connection reused)" ok "$(hs a.test)"
 check_eq "keyless signer in accept mode: connections were lent" 2 \
     "$(stat proxy.process.tlsedge.handshakes_lent "$HP")"
+
+# A reload rebuilds every PKCS#11 key (the module stays loaded) while handshakes go on.
+kill -HUP "$TLSEDGE_PID"
+for _ in $(seq 50); do grep -q "generation 2 published" "$T/keyless-accept.log" && break; sleep 0.1; done
+check_contains "SIGHUP reloads a configuration with PKCS#11 keys" "$T/keyless-accept.log" \
+    "reload: configuration generation 2 published"
+check_eq "a PKCS#11 handshake after the reload" ok "$(hs hsm-rsa.test)"
+
+# The handshake times out while its connection is lent (a 2 s signer, a 1 s timeout): the
+# worker closes the socket, the pool thread finishes on its own descriptor, and the connection
+# is freed when it comes back (the sanitizer run checks for misuse).
+kill "$TLSEDGE_PID"
+wait "$TLSEDGE_PID" 2>/dev/null || true
+KP2=$(free_port)
+spawn slowsigner "$BUILD/tlsedge-keyserver" --keys "$T/keys" --listen "127.0.0.1:$KP2" \
+    --delay-ms 2000 --threads 2 --max-seconds 170
+wait_port "$KP2" 10
+conf lent-timeout accept "$KS_SOFTHSM_ADDR" hsm edge
+sed -i 's/handshake_timeout_in INT 20/handshake_timeout_in INT 1/' "$d/records.config"
+echo "ssl_cert_name=$F/a.test.pem ssl_key_name=keyless://127.0.0.1:$KP2" >>"$d/ssl_multicert.config"
+start_tlsedge lent-timeout "$TP" -C "$d"
+check_eq "a handshake whose signer outlives the timeout fails" fail "$(hs a.test)"
+sleep 1.5 # the signer answers; the lent connection comes back and is freed
+check_eq "the timeout was counted" 1 "$(stat proxy.process.tlsedge.handshake_timeouts_in "$HP")"
+check_eq "handshakes go on after the orphaned one came back" ok "$(hs hsm-ec.test)"
+check "tlsedge is still running" kill -0 "$TLSEDGE_PID"
 
 # SoftHSM2's module loaded directly: refused before dlopen, with the p11-kit server set-up.
 conf direct key "$KS_SOFTHSM_ADDR" hsm edge
