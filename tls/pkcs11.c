@@ -52,8 +52,8 @@ struct tls_p11key {
     char *pin;             // NULL: no login
     uint64_t serial;       // unique per key: the per-thread handle cache's key
     int key_type;
-    RSA *rsa_pub;       // RSA keys: the certificate's public key, for PSS encoding
-    bool pss_raw;       // PSS through CKM_RSA_X_509 (else CKM_RSA_PKCS_PSS)
+    RSA *rsa_pub;             // RSA keys: the certificate's public key, for PSS encoding
+    bool pss_raw;             // PSS through CKM_RSA_X_509 (else CKM_RSA_PKCS_PSS)
     _Atomic bool pin_refused; // the token refused the PIN: never retry (it would lock)
 };
 
@@ -194,7 +194,8 @@ static int module_open(const char *path, struct p11_module **out, const char *fi
         return -ENOMEM;
     snprintf(m->path, sizeof(m->path), "%s", path);
     m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList gfl = m->dl ? (CK_C_GetFunctionList)dlsym(m->dl, "C_GetFunctionList") : NULL;
+    CK_C_GetFunctionList gfl =
+        m->dl ? (CK_C_GetFunctionList)dlsym(m->dl, "C_GetFunctionList") : NULL;
     if (!gfl || gfl(&m->f) != CKR_OK || !m->f) {
         const char *e = dlerror();
         core_err_add(err, file, line, "cannot load PKCS#11 module %s: %s", path,
@@ -418,8 +419,8 @@ static int sign_input(const struct tls_p11key *k, uint16_t sigalg, const uint8_t
 // One signature with the cached handle tk. Returns 0 (sig, *sig_len set) or a negative errno
 // with the module's error in *rv.
 static int sign_once(const struct tls_p11key *k, struct tkey *tk, uint16_t sigalg,
-                     const uint8_t *digest, size_t dlen, uint8_t *sig, size_t *sig_len,
-                     size_t cap, CK_RV *rv)
+                     const uint8_t *digest, size_t dlen, uint8_t *sig, size_t *sig_len, size_t cap,
+                     CK_RV *rv)
 {
     CK_MECHANISM mech;
     CK_RSA_PKCS_PSS_PARAMS pss;
@@ -487,8 +488,8 @@ int tls_pkcs11_sign(struct tls_keyop *op, bool offline_rcu)
         return -EINVAL;
     if (offline_rcu)
         rcu_thread_offline(); // the module call blocks (an RPC, a TPM command)
-    int rc = p11_sign(k, op->sigalg, op->digest, op->digest_len, op->sig, &len, sizeof(op->sig),
-                      &rv);
+    int rc =
+        p11_sign(k, op->sigalg, op->digest, op->digest_len, op->sig, &len, sizeof(op->sig), &rv);
     if (offline_rcu)
         rcu_thread_online();
     if (rc == 0) {
@@ -499,7 +500,7 @@ int tls_pkcs11_sign(struct tls_keyop *op, bool offline_rcu)
     if (now != last_warn) { // at most one line per second and thread while a token is down
         last_warn = now;
         core_log_warn("PKCS#11 key %s: signature failed: %s", op->key->name,
-                      rc == -EACCES ? "the token refused the PIN"
+                      rc == -EACCES   ? "the token refused the PIN"
                       : rc == -ENOENT ? "the key is no longer on the token"
                                       : rv_name(rv));
     }
@@ -699,9 +700,11 @@ static int probe(struct tls_keyref *key, struct tls_p11key *k, X509 *leaf, const
         return 1;
     }
     if (pick_sigalgs(key, k, tk->s) < 0) {
-        core_err_add(err, file, line, "PKCS#11 key %s: the token offers no usable signature "
-                                      "mechanism (CKM_ECDSA, CKM_RSA_PKCS, CKM_RSA_X_509 or "
-                                      "CKM_RSA_PKCS_PSS)", key->name);
+        core_err_add(err, file, line,
+                     "PKCS#11 key %s: the token offers no usable signature "
+                     "mechanism (CKM_ECDSA, CKM_RSA_PKCS, CKM_RSA_X_509 or "
+                     "CKM_RSA_PKCS_PSS)",
+                     key->name);
         return -EINVAL;
     }
     static const char probe_text[] = "tlsedge: PKCS#11 key check";
@@ -749,6 +752,13 @@ int tls_pkcs11_key_load(struct tls_keyref *key, const char *uri, const char *mod
     const char *path = resolve_module(&k->uri, module, buf, sizeof(buf));
     if ((rc = module_open(path, &k->mod, file, line, err)) < 0)
         goto fail;
+    if (key->key_type == EVP_PKEY_EC && key->ec_nid != NID_X9_62_prime256v1 &&
+        key->ec_nid != NID_secp384r1) {
+        core_err_add(err, file, line, "PKCS#11 key %s: EC keys must be on P-256 or P-384",
+                     key->name);
+        rc = -EINVAL;
+        goto fail;
+    }
     k->serial = atomic_fetch_add(&next_serial, 1) + 1;
     k->key_type = key->key_type;
     k->pss_raw = true;

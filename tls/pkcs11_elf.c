@@ -22,8 +22,12 @@
 #define SEEN_MAX 64
 
 static const char *const lib_dirs[] = {
-    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
-    "/lib",                  "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
 };
 
 struct walk {
@@ -40,8 +44,7 @@ static bool read_at(int fd, off_t off, void *buf, size_t len)
 static bool vaddr_to_off(const Elf64_Phdr *ph, int n, Elf64_Addr va, off_t *off)
 {
     for (int i = 0; i < n; i++) {
-        if (ph[i].p_type == PT_LOAD && va >= ph[i].p_vaddr &&
-            va < ph[i].p_vaddr + ph[i].p_filesz) {
+        if (ph[i].p_type == PT_LOAD && va >= ph[i].p_vaddr && va < ph[i].p_vaddr + ph[i].p_filesz) {
             *off = (off_t)(ph[i].p_offset + (va - ph[i].p_vaddr));
             return true;
         }

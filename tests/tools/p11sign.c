@@ -100,7 +100,8 @@ static void *signer(void *arg)
     for (unsigned long i = 0; now() < end; i++) {
         memcpy(in + 19, &i, sizeof(i)); // a different "digest" each time
         CK_ULONG slen = sizeof(sig);
-        if (f->C_SignInit(h, &mech, key) == CKR_OK && f->C_Sign(h, data, dlen, sig, &slen) == CKR_OK)
+        if (f->C_SignInit(h, &mech, key) == CKR_OK &&
+            f->C_Sign(h, data, dlen, sig, &slen) == CKR_OK)
             atomic_fetch_add(&signs, 1);
         else
             atomic_fetch_add(&errors, 1);
@@ -122,13 +123,26 @@ int main(int argc, char **argv)
     int threads = 1, c;
     while ((c = getopt(argc, argv, "m:t:l:p:n:d:")) != -1) {
         switch (c) {
-        case 'm': module = optarg; break;
-        case 't': token = optarg; break;
-        case 'l': label = optarg; break;
-        case 'p': pinfile = optarg; break;
-        case 'n': threads = atoi(optarg); break;
-        case 'd': seconds = atof(optarg); break;
-        default: return usage();
+        case 'm':
+            module = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'l':
+            label = optarg;
+            break;
+        case 'p':
+            pinfile = optarg;
+            break;
+        case 'n':
+            threads = atoi(optarg);
+            break;
+        case 'd':
+            seconds = atof(optarg);
+            break;
+        default:
+            return usage();
         }
     }
     if (!token || !label || !pinfile || threads < 1 || threads > THREADS_MAX || seconds <= 0)
