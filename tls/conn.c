@@ -913,8 +913,11 @@ void tls_conn_note_hangup(struct tls_conn *c)
 void tls_conn_shutdown(struct tls_conn *c)
 {
     if (c->state == TLS_CONN_LENT) {
-        // The pool thread holds a duplicate descriptor, which would keep the socket open (and
-        // the client waiting for a flight) after the worker's close: end it for both now.
+        // The pool thread holds a duplicate descriptor, which keeps the socket open after the
+        // worker's close: its epoll registration too (an epoll entry goes away only with the
+        // last descriptor of the file), which would report events for a freed connection.
+        // Remove it explicitly, and end the socket for both so the client sees the close now.
+        core_worker_del(c->home, c->home_fd);
         shutdown(c->home_fd, SHUT_RDWR);
         return;
     }

@@ -103,9 +103,11 @@ void tls_conn_note_readable(struct tls_conn *c);
 void tls_conn_note_hangup(struct tls_conn *c);
 
 // tls_conn_shutdown sends close_notify, best effort (never blocks), unless the peer already
-// closed (then nobody reads it). While the connection is lent to the pool (accept mode) it shuts
-// the socket down instead, so that the client sees the close at once and the pool thread's
-// handshake fails instead of finishing on a connection the worker gave up.
+// closed (then nobody reads it). While the connection is lent to the pool (accept mode) it
+// removes the socket from the worker's epoll set (the pool's duplicate descriptor would keep it
+// registered after close) and shuts it down, so that the client sees the close at once and the
+// pool thread's handshake fails instead of finishing on a connection the worker gave up. The
+// caller (net/) closes the descriptor right after.
 void tls_conn_shutdown(struct tls_conn *c);
 
 // tls_conn_set_passthrough marks c as accepted on a tr-pass port: a first flight that is not a
