@@ -90,7 +90,7 @@ static RSA *rsa_2048(void)
     return rsa;
 }
 
-Test(tls_pkcs11, digestinfo_signed_raw_verifies_as_pkcs1, .timeout = 30)
+Test(tls_pkcs11, digestinfo_signed_raw_verifies_as_pkcs1)
 {
     RSA *rsa = rsa_2048();
     uint8_t digest[SHA256_DIGEST_LENGTH], di[128], sig[256];
@@ -106,7 +106,7 @@ Test(tls_pkcs11, digestinfo_signed_raw_verifies_as_pkcs1, .timeout = 30)
     RSA_free(rsa);
 }
 
-Test(tls_pkcs11, pss_encoding_signed_with_raw_rsa_verifies, .timeout = 30)
+Test(tls_pkcs11, pss_encoding_signed_with_raw_rsa_verifies)
 {
     RSA *rsa = rsa_2048();
     const EVP_MD *mds[] = {EVP_sha256(), EVP_sha384(), EVP_sha512()};
