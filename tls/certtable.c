@@ -5,6 +5,7 @@
 #include "tls/certtable.h"
 
 #include "core/err.h"
+#include "tls/certcache.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -58,6 +59,7 @@ struct tls_certtable {
     size_t n_chains;
     tls_key_backend_fn backend; // keys held by a backend (URIs), or NULL: skipped
     void *backend_arg;
+    struct tls_certcache *cache; // parsed files reused between generations, or NULL (borrowed)
 };
 
 // struct loader: the context of loading one line (or one in-memory chain).
@@ -394,19 +396,16 @@ static BIO *src_open(const char *path, const char *pem, size_t len)
     return BIO_new_mem_buf(pem, (int)len);
 }
 
-// read_certs reads every certificate of the source into *leaf (the first, when leaf is not NULL)
-// and extra (the rest). what names the source in reports. Returns 0 or -EINVAL after reporting.
-static int read_certs(struct loader *ld, const char *what, BIO *bio, X509 **leaf,
-                      STACK_OF(X509) * extra)
+// read_certs reads every certificate of bio into out. what names the source in reports.
+// Returns 0 or -EINVAL after reporting.
+static int read_certs(struct loader *ld, const char *what, BIO *bio, STACK_OF(X509) * out)
 {
     int n = 0;
     for (;; n++) {
         X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
         if (!x)
             break;
-        if (n == 0 && leaf) {
-            *leaf = x;
-        } else if (!sk_X509_push(extra, x)) {
+        if (!sk_X509_push(out, x)) {
             X509_free(x);
             report(ld, "%s: out of memory", what);
             return -EINVAL;
@@ -423,28 +422,169 @@ static int read_certs(struct loader *ld, const char *what, BIO *bio, X509 **leaf
     return -EINVAL;
 }
 
+// certs_ref returns a new stack holding a new reference to each certificate of src, or NULL.
+static STACK_OF(X509) * certs_ref(STACK_OF(X509) * src)
+{
+    STACK_OF(X509) *out = sk_X509_new_null();
+    for (size_t i = 0; out && i < sk_X509_num(src); i++) {
+        X509 *x = sk_X509_value(src, i);
+        X509_up_ref(x);
+        if (!sk_X509_push(out, x)) {
+            X509_free(x);
+            sk_X509_pop_free(out, X509_free);
+            out = NULL;
+        }
+    }
+    return out;
+}
+
+// parse_certs parses the certificates of the len bytes at data into a new stack (*out).
+static int parse_certs(struct loader *ld, const char *what, const char *data, size_t len,
+                       STACK_OF(X509) * *out)
+{
+    BIO *bio = src_open(NULL, data, len);
+    *out = sk_X509_new_null();
+    int rc = bio && *out ? read_certs(ld, what, bio, *out) : -ENOMEM;
+    if (rc == -ENOMEM)
+        report(ld, "%s: out of memory", what);
+    BIO_free(bio);
+    if (rc < 0) {
+        sk_X509_pop_free(*out, X509_free);
+        *out = NULL;
+    }
+    return rc;
+}
+
+// cached_certs returns in *out (a new stack of new references) the certificates of the file at
+// path, from the cache when the file is unchanged, else parsed and then cached. kind names the
+// file in reports ("certificate", "ssl_ca_name").
+static int cached_certs(struct loader *ld, const char *kind, const char *path,
+                        STACK_OF(X509) * *out)
+{
+    struct tls_certcache_file *f = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = tls_certcache_read(ld->t->cache, path, &f, &data, &len);
+    if (rc < 0) {
+        report(ld, "cannot read %s file '%s': %s", kind, path, strerror(-rc));
+        return -EINVAL;
+    }
+    STACK_OF(X509) *certs = tls_certcache_file_certs(f);
+    if (!certs && (rc = parse_certs(ld, path, data, len, &certs)) == 0)
+        tls_certcache_file_set_certs(f, certs);
+    tls_certcache_data_free(data, len);
+    if (rc < 0)
+        return rc;
+    if (!(*out = certs_ref(certs))) {
+        report(ld, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+// source_certs returns in *out (a new stack) the certificates of the file at path, or of the len
+// bytes at pem when path is NULL. Returns 0, -EINVAL or -ENOMEM after reporting.
+static int source_certs(struct loader *ld, const char *kind, const char *path, const char *pem,
+                        size_t len, STACK_OF(X509) * *out)
+{
+    if (path && ld->t->cache)
+        return cached_certs(ld, kind, path, out);
+    if (!path)
+        return parse_certs(ld, MEMORY_FILE, pem, len, out);
+    BIO *bio = src_open(path, NULL, 0);
+    if (!bio) {
+        report(ld, "cannot read %s file '%s': %s", kind, path, strerror(errno));
+        ERR_clear_error();
+        return -EINVAL;
+    }
+    *out = sk_X509_new_null();
+    int rc = *out ? read_certs(ld, path, bio, *out) : -ENOMEM;
+    BIO_free(bio);
+    if (rc == -ENOMEM)
+        report(ld, "%s: out of memory", path);
+    if (rc < 0) {
+        sk_X509_pop_free(*out, X509_free);
+        *out = NULL;
+    }
+    return rc;
+}
+
+// take_certs moves the certificates of src (freed) into *leaf (the first, when leaf is not NULL)
+// and extra (the rest). Returns 0 or -ENOMEM after reporting.
+static int take_certs(struct loader *ld, STACK_OF(X509) * src, X509 **leaf,
+                      STACK_OF(X509) * extra)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sk_X509_num(src); i++) {
+        X509 *x = sk_X509_value(src, i);
+        sk_X509_set(src, i, NULL);
+        if (i == 0 && leaf) {
+            *leaf = x;
+        } else if (rc == 0 && !sk_X509_push(extra, x)) {
+            X509_free(x);
+            report(ld, "out of memory");
+            rc = -ENOMEM;
+        } else if (rc != 0) {
+            X509_free(x);
+        }
+    }
+    sk_X509_free(src);
+    return rc;
+}
+
 // load_certs reads the leaf and intermediates of src (then those of its ssl_ca_name).
 static int load_certs(struct loader *ld, const struct chain_src *src, X509 **leaf,
                       STACK_OF(X509) * extra)
 {
-    const char *what = src->cert_path ? src->cert_path : MEMORY_FILE;
-    BIO *bio = src_open(src->cert_path, src->cert_pem, src->cert_len);
-    if (!bio) {
-        report(ld, "cannot read certificate file '%s': %s", what, strerror(errno));
-        ERR_clear_error();
-        return -EINVAL;
-    }
-    int rc = read_certs(ld, what, bio, leaf, extra);
-    BIO_free(bio);
+    STACK_OF(X509) *certs = NULL;
+    int rc =
+        source_certs(ld, "certificate", src->cert_path, src->cert_pem, src->cert_len, &certs);
+    if (rc == 0)
+        rc = take_certs(ld, certs, leaf, extra);
     if (rc < 0 || !src->ca_path)
         return rc;
-    if (!(bio = BIO_new_file(src->ca_path, "rb"))) {
-        report(ld, "cannot read ssl_ca_name file '%s': %s", src->ca_path, strerror(errno));
-        ERR_clear_error();
+    if ((rc = source_certs(ld, "ssl_ca_name", src->ca_path, NULL, 0, &certs)) == 0)
+        rc = take_certs(ld, certs, NULL, extra);
+    return rc;
+}
+
+// parse_key parses the first private key of bio into *pkey. Returns 0 or -EINVAL after
+// reporting (never the key's contents).
+static int parse_key(struct loader *ld, const char *what, BIO *bio, EVP_PKEY **pkey)
+{
+    *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    if (!*pkey) {
+        report(ld, "cannot parse a private key from '%s': %s", what, bssl_reason());
         return -EINVAL;
     }
-    rc = read_certs(ld, src->ca_path, bio, NULL, extra);
-    BIO_free(bio);
+    ERR_clear_error(); // PEM blocks skipped before the key leave errors behind
+    return 0;
+}
+
+// cached_key returns in *pkey (a new reference) the key of the file at path, from the cache when
+// the file is unchanged, else parsed and then cached.
+static int cached_key(struct loader *ld, const char *path, EVP_PKEY **pkey)
+{
+    struct tls_certcache_file *f = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = tls_certcache_read(ld->t->cache, path, &f, &data, &len);
+    if (rc < 0) {
+        report(ld, "cannot read key file '%s': %s", path, strerror(-rc));
+        return -EINVAL;
+    }
+    EVP_PKEY *k = tls_certcache_file_key(f);
+    if (!k) {
+        BIO *bio = src_open(NULL, data, len);
+        if ((rc = parse_key(ld, path, bio, &k)) == 0)
+            tls_certcache_file_set_key(f, k);
+        BIO_free(bio);
+    }
+    tls_certcache_data_free(data, len);
+    if (rc == 0) {
+        EVP_PKEY_up_ref(k);
+        *pkey = k;
+    }
     return rc;
 }
 
@@ -470,6 +610,8 @@ static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **p
         pem = src->cert_pem;
         len = src->cert_len;
     }
+    if (path && ld->t->cache)
+        return cached_key(ld, path, pkey);
     const char *what = path ? path : MEMORY_FILE;
     BIO *bio = src_open(path, pem, len);
     if (!bio) {
@@ -477,13 +619,9 @@ static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **p
         ERR_clear_error();
         return -EINVAL;
     }
-    *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    int rc = parse_key(ld, what, bio, pkey);
     BIO_free(bio);
-    if (!*pkey) {
-        report(ld, "cannot parse a private key from '%s': %s", what, bssl_reason());
-        return -EINVAL;
-    }
-    return 0;
+    return rc;
 }
 
 // make_ctx returns a fresh SSL_CTX from the factory (or a plain one), or NULL after reporting.
@@ -685,6 +823,11 @@ void tls_certtable_set_key_backend(struct tls_certtable *t, tls_key_backend_fn f
 {
     t->backend = fn;
     t->backend_arg = arg;
+}
+
+void tls_certtable_set_cache(struct tls_certtable *t, struct tls_certcache *cache)
+{
+    t->cache = cache;
 }
 
 struct tls_certtable *tls_certtable_new(void)
