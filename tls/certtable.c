@@ -511,8 +511,7 @@ static int source_certs(struct loader *ld, const char *kind, const char *path, c
 
 // take_certs moves the certificates of src (freed) into *leaf (the first, when leaf is not NULL)
 // and extra (the rest). Returns 0 or -ENOMEM after reporting.
-static int take_certs(struct loader *ld, STACK_OF(X509) * src, X509 **leaf,
-                      STACK_OF(X509) * extra)
+static int take_certs(struct loader *ld, STACK_OF(X509) * src, X509 **leaf, STACK_OF(X509) * extra)
 {
     int rc = 0;
     for (size_t i = 0; i < sk_X509_num(src); i++) {
@@ -537,8 +536,7 @@ static int load_certs(struct loader *ld, const struct chain_src *src, X509 **lea
                       STACK_OF(X509) * extra)
 {
     STACK_OF(X509) *certs = NULL;
-    int rc =
-        source_certs(ld, "certificate", src->cert_path, src->cert_pem, src->cert_len, &certs);
+    int rc = source_certs(ld, "certificate", src->cert_path, src->cert_pem, src->cert_len, &certs);
     if (rc == 0)
         rc = take_certs(ld, certs, leaf, extra);
     if (rc < 0 || !src->ca_path)
