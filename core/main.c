@@ -61,27 +61,28 @@ static const struct core_rec_decl core_recs[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tlsedge [-C DIR] [-t] [-T TAGS]\n"
-                 "       tlsedge --write-default-config DIR\n"
-                 "\n"
-                 "A TLS edge proxy: terminates TLS (certificates chosen by SNI from\n"
-                 "ssl_multicert.config) and proxies HTTP/1.1 to origins (remap.config).\n"
-                 "\n"
-                 "  -C, --config DIR     configuration directory (records.config,\n"
-                 "                       ssl_multicert.config, remap.config, ip_allow.yaml);\n"
-                 "                       without it tlsedge runs its embedded default: TLS on\n"
-                 "                       127.0.0.1:8443 with a self-signed certificate, plain\n"
-                 "                       HTTP on 127.0.0.1:8081, forward proxy for loopback\n"
-                 "  -t, --check          check the configuration and exit: 0 when valid,\n"
-                 "                       1 after listing every error\n"
-                 "  -T, --debug TAGS     enable debug output for tags matching TAGS (a regular\n"
-                 "                       expression, e.g. 'ssl|http')\n"
-                 "      --write-default-config DIR\n"
-                 "                       write the embedded default as files into DIR\n"
-                 "  -h, --help           this text\n"
-                 "  -V, --version        version and the BoringSSL build in use\n"
-                 "\n"
-                 "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reload, SIGUSR2 reopen logs.\n");
+    fprintf(out,
+            "usage: tlsedge [-C DIR] [-t] [-T TAGS]\n"
+            "       tlsedge --write-default-config DIR\n"
+            "\n"
+            "A TLS edge proxy: terminates TLS (certificates chosen by SNI from\n"
+            "ssl_multicert.config) and proxies HTTP/1.1 to origins (remap.config).\n"
+            "\n"
+            "  -C, --config DIR     configuration directory (records.config,\n"
+            "                       ssl_multicert.config, remap.config, ip_allow.yaml);\n"
+            "                       without it tlsedge runs its embedded default: TLS on\n"
+            "                       127.0.0.1:8443 with a self-signed certificate, plain\n"
+            "                       HTTP on 127.0.0.1:8081, forward proxy for loopback\n"
+            "  -t, --check          check the configuration and exit: 0 when valid,\n"
+            "                       1 after listing every error\n"
+            "  -T, --debug TAGS     enable debug output for tags matching TAGS (a regular\n"
+            "                       expression, e.g. 'ssl|http')\n"
+            "      --write-default-config DIR\n"
+            "                       write the embedded default as files into DIR\n"
+            "  -h, --help           this text\n"
+            "  -V, --version        version and the BoringSSL build in use\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reload, SIGUSR2 reopen logs.\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -280,8 +281,8 @@ static int configure_logging(const struct core_records *rec, const char *tags_ov
         debug = true;
         tags = tags_override;
     }
-    return core_log_configure(debug, tags,
-                              core_records_get_str(rec, "proxy.config.log.logfile_dir"), err);
+    return core_log_configure(debug, tags, core_records_get_str(rec, "proxy.config.log.logfile_dir"),
+                              err);
 }
 
 struct runtime {
