@@ -520,6 +520,12 @@ int main(int argc, char **argv)
     tls_certcache_begin(certcache);
     struct core_snapshot *snap = build_snapshot(o.confdir, ports, &nports, err);
     if (o.check) {
+        // What a reload checks: the snapshot, then the logging settings (debug tags regex,
+        // log directory).
+        if (snap && configure_logging(core_snapshot_records(snap), o.debug_tags, err) < 0) {
+            core_snapshot_free(snap);
+            snap = NULL;
+        }
         print_errs(err);
         core_snapshot_free(snap);
         if (snap)

@@ -417,7 +417,8 @@ static int read_certs(struct loader *ld, const char *what, BIO *bio, STACK_OF(X5
         ERR_clear_error();
         return 0;
     }
-    report(ld, "%s: %s", what, n == 0 && at_end ? "no PEM certificate found" : bssl_reason());
+    report(ld, "cannot parse certificate file '%s': %s", what,
+           n == 0 && at_end ? "no PEM certificate found" : bssl_reason());
     ERR_clear_error();
     return -EINVAL;
 }

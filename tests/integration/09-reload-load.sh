@@ -159,6 +159,23 @@ check_eq "no reload was published from the corrupt sets" "$n" "$(published)"
 check_eq "a bench run after the failed reloads: every handshake got set A" "$fpA 100" \
     "$(jq -r '.certs | to_entries | map("\(.key) \(.value)") | join(",")' "$T/after.json")"
 
+# -t checks what a reload checks, logging settings included: a debug tags pattern that is not a
+# regular expression fails both.
+use A
+cp "$conf/records.config" "$T/records.good"
+echo "CONFIG proxy.config.diags.debug.tags STRING ssl|(" >>"$conf/records.config"
+rc=0
+"$TLSEDGE" -t -C "$conf" >"$T/check-tags.out" 2>&1 || rc=$?
+check_eq "tlsedge -t rejects a bad debug tags pattern" 1 "$rc"
+kill -HUP "$TLSEDGE_PID"
+failures=$((failures + 1))
+for _ in $(seq 1 100); do
+    [ "$(stat proxy.process.tlsedge.reload_failures "$HP")" = "$failures" ] && break
+    sleep 0.1
+done
+check_eq "and so does a reload" "$failures" "$(stat proxy.process.tlsedge.reload_failures "$HP")"
+cp "$T/records.good" "$conf/records.config"
+
 use B
 rc=0
 "$TLSEDGE" -t -C "$conf" >"$T/check-good.out" 2>&1 || rc=$?
