@@ -161,7 +161,9 @@ static void unmark(struct tls_certcache_file *f)
 }
 
 // read_fd reads the whole of fd (st_size bytes expected, but a file may change under us: read
-// until EOF) into a new buffer. Returns 0 or a negative errno.
+// until EOF) into a new buffer. Returns 0 or a negative errno. A read that returns less than
+// asked ends at EOF on a regular file, so a file that did not grow takes one read(2): a reload
+// reads every certificate and key file, and each system call counts.
 static int read_fd(int fd, const struct stat *st, char **data, size_t *len)
 {
     size_t cap = (size_t)st->st_size + 1, n = 0;
@@ -195,6 +197,8 @@ static int read_fd(int fd, const struct stat *st, char **data, size_t *len)
         if (r == 0)
             break;
         n += (size_t)r;
+        if (n < cap)
+            break; // short read of a regular file: EOF
     }
     *data = buf;
     *len = n;

@@ -71,6 +71,7 @@ struct loader {
     tls_ctx_factory_fn factory;
     void *arg;
     struct core_err *err;
+    X509 *names_leaf; // the leaf of the line's first loaded chain (owned), for index_entry
 };
 
 // struct chain_src: where one chain's PEM comes from: files (paths) or memory (pem, len).
@@ -352,11 +353,13 @@ static int index_leaf_names(struct loader *ld, struct tls_cert_entry *e, X509 *l
 
 // index_entry indexes e (already kept by the table) under its names, its dest_ip and as the
 // default. As ATS documents for ssl_cert_name lists, the first chain's certificate supplies the
-// names (the chains of one line are meant to carry the same names). Returns 0 or -ENOMEM.
+// names (the chains of one line are meant to carry the same names). That leaf is the one loaded
+// (ld->names_leaf), not SSL_CTX_get0_certificate(), which would parse it again from the context's
+// DER copy and keep that copy for the context's life. Returns 0 or -ENOMEM.
 static int index_entry(struct loader *ld, struct tls_cert_entry *e)
 {
     const struct tls_multicert_line *o = ld->opts;
-    X509 *leaf = e->n_chains > 0 ? SSL_CTX_get0_certificate(e->chain[0].ctx) : NULL;
+    X509 *leaf = e->n_chains > 0 ? ld->names_leaf : NULL;
     int rc = leaf ? index_leaf_names(ld, e, leaf) : 0;
     if (rc < 0)
         return rc;
@@ -653,8 +656,9 @@ static int install(struct loader *ld, const char *what, struct tls_chain *c, X50
     bool ok = SSL_CTX_use_certificate(c->ctx, leaf) == 1;
     for (size_t i = 0; ok && i < sk_X509_num(extra); i++)
         ok = SSL_CTX_add1_chain_cert(c->ctx, sk_X509_value(extra, i)) == 1;
+    // BoringSSL checks the key against the leaf here too (X509_check_private_key above gave the
+    // readable error), so no SSL_CTX_check_private_key() afterwards.
     ok = ok && SSL_CTX_use_PrivateKey(c->ctx, pkey) == 1;
-    ok = ok && SSL_CTX_check_private_key(c->ctx) == 1;
     if (!ok) {
         report(ld, "certificate '%s': cannot install the chain: %s", what, bssl_reason());
         return -EINVAL;
@@ -714,9 +718,11 @@ static int set_expiry(struct loader *ld, const char *what, struct tls_chain *c, 
     return 0;
 }
 
-// chain_load loads the chain described by src into c. Returns 0, 1 when skipped (key URI) or
-// -EINVAL / -ENOMEM after reporting.
-static int chain_load(struct loader *ld, const struct chain_src *src, struct tls_chain *c)
+// chain_load loads the chain described by src into c; on success, when leaf_out is not NULL, it
+// hands the leaf over (owned) in *leaf_out. Returns 0, 1 when skipped (key URI) or -EINVAL /
+// -ENOMEM after reporting.
+static int chain_load(struct loader *ld, const struct chain_src *src, struct tls_chain *c,
+                      X509 **leaf_out)
 {
     const char *what = src->cert_path ? src->cert_path : MEMORY_FILE;
     X509 *leaf = NULL;
@@ -747,6 +753,9 @@ out:
     if (rc != 0) {
         SSL_CTX_free(c->ctx);
         c->ctx = NULL;
+    } else if (leaf_out) {
+        *leaf_out = leaf;
+        leaf = NULL;
     }
     EVP_PKEY_free(pkey);
     X509_free(leaf);
@@ -759,7 +768,7 @@ out:
 static int entry_add_chain(struct loader *ld, struct tls_cert_entry *e, const struct chain_src *src)
 {
     struct tls_chain *c = &e->chain[e->n_chains];
-    int rc = chain_load(ld, src, c);
+    int rc = chain_load(ld, src, c, e->n_chains == 0 ? &ld->names_leaf : NULL);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     e->n_chains++;
@@ -816,6 +825,13 @@ static int load_line(struct loader *ld, const struct tls_multicert_line *l)
     return entry_commit(ld, e);
 }
 
+// loader_fini frees what ld kept while loading.
+static void loader_fini(struct loader *ld)
+{
+    X509_free(ld->names_leaf);
+    ld->names_leaf = NULL;
+}
+
 // ---- public API ----
 
 void tls_certtable_set_key_backend(struct tls_certtable *t, tls_key_backend_fn fn, void *arg)
@@ -847,6 +863,7 @@ int tls_certtable_add_multicert(struct tls_certtable *t, const struct tls_multic
                             .arg = arg,
                             .err = err};
         int rc = load_line(&ld, &m->lines[i]);
+        loader_fini(&ld);
         if (rc == -ENOMEM)
             return rc;
         if (rc < 0)
@@ -876,11 +893,12 @@ int tls_certtable_add_pem(struct tls_certtable *t, const struct tls_multicert_li
     }
     e->tunnel = false; // a chain is being loaded: this entry serves it
     int rc = entry_add_chain(&ld, e, &src);
-    if (rc < 0) {
+    if (rc < 0)
         entry_free(e);
-        return rc;
-    }
-    return entry_commit(&ld, e);
+    else
+        rc = entry_commit(&ld, e);
+    loader_fini(&ld);
+    return rc;
 }
 
 const struct tls_cert_entry *tls_certtable_lookup(const struct tls_certtable *t, const char *sni,
