@@ -334,3 +334,29 @@ Test(tls_certcache, a_mismatched_key_is_refused_even_when_both_files_are_cached)
     tls_certtable_free(t2);
     tls_certtable_free(t1);
 }
+
+Test(tls_certcache, a_key_inside_the_certificate_file_is_cached_with_its_certificate)
+{
+    install("a.test.pem", "site.pem");
+    FILE *out = fopen(path_of("site.pem"), "ab");
+    cr_assert_not_null(out);
+    char from[PATH_MAX + 32], buf[4096];
+    snprintf(from, sizeof(from), "%s/a.test.key", fixtures);
+    FILE *in = fopen(from, "rb");
+    cr_assert_not_null(in);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+    write_multicert("ssl_cert_name=site.pem\n");
+    struct tls_certtable *t1 = build();
+    cr_assert_eq(tls_certcache_stats(cache).entries, 1, "one file, one entry");
+    struct tls_certtable *t2 = build();
+    struct tls_certcache_stats s = tls_certcache_stats(cache);
+    cr_assert_eq(s.hits, 2, "read once for the certificate, once for the key");
+    cr_assert_eq(s.misses, 0);
+    cr_assert_eq(served_key(t1, "a.test"), served_key(t2, "a.test"));
+    tls_certtable_free(t1);
+    tls_certtable_free(t2);
+}
