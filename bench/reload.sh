@@ -179,7 +179,7 @@ out=bench/results/reload.md
     echo "| certificates | mint | start-up (exec to listening) | reload, nothing changed | reload, one changed | reload, every file changed (as from scratch) |"
     echo "|---|---|---|---|---|---|"
     for N in 1000 10000; do
-        echo "| $N | ${R[mint_$N]} ms | ${R[start_$N]} ms | ${R[unchanged_$N]} ms | ${R[one_$N]} ms | ${R[full_$N]} ms |"
+        echo "| $N | ${R[mint_$N]} ms | ${R[start_$N]} ms | ${R[unchanged_$N]} | ${R[one_$N]} | ${R[full_$N]} |"
     done
     echo
     echo "Certificate look-up: full handshakes/s for the last of 10,000 names against a"
