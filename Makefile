@@ -44,8 +44,8 @@ TOOL_DIRS := $(patsubst tests/tools/%/,%,$(sort $(dir $(wildcard tests/tools/*/*
 TOOL_DIR_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(TOOL_DIRS:%=tests/tools/%/*.c)))
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(TOOL_DIRS:%=$(BUILD)/tools/%)
 
-.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format plugins install \
-	compat
+.PHONY: all tlsedge deps run test unit integration tools fixtures bench soak clean format plugins \
+	install compat
 all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench) \
 	plugins
 
@@ -113,6 +113,13 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	bash bench/compare.sh $(BENCH_ARGS)
 
+# A long run under load with reloads and origin faults (tests/soak/soak.sh; not part of `make
+# test`): `make soak MINUTES=10`.
+MINUTES ?= 10
+soak: all $(BUILD)/fixtures/.stamp
+	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) MINUTES=$(MINUTES) \
+	 bash tests/soak/soak.sh
+
 # Test tools (origin servers, raw clients) are standalone programs used by integration tests:
 # tests/tools/NAME.c, or the objects of tests/tools/NAME/*.c, become $(BUILD)/tools/NAME.
 $(BUILD)/tools/%: tests/tools/%.c $(BSSL_STAMP)
@@ -131,6 +138,8 @@ tools: $(TOOLS)
 # Debian packages, then (BORINGSSL=source) the BoringSSL build: silent when both are there.
 deps:
 	@sh tests/fixtures/deps.sh $(DEB_PACKAGES)
+	@sh tests/fixtures/deps.sh $(DEB_OPTIONAL) || \
+	 echo "deps: optional packages not installed ($(DEB_OPTIONAL)): the tests that need them skip"
 ifeq ($(BORINGSSL),source)
 	@sh tests/fixtures/boringssl.sh $(BSSL_ROOT)
 endif

@@ -57,6 +57,9 @@ CRITERION_LIBS := -lcriterion
 DEB_PACKAGES := build-essential android-libboringssl-dev liburcu-dev libjemalloc-dev \
 	libcriterion-dev libyaml-dev openssl curl procps iproute2 jq \
 	g++ xz-utils patch
+# Wanted but not required: `make deps` tries them, and a test that needs a missing one says so
+# and skips (testssl.sh: tests/integration/22-testssl.sh, the external scanner).
+DEB_OPTIONAL := testssl.sh
 
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \

@@ -479,6 +479,12 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
         core_log_error("start-up failed: %s", strerror(errno));
         return 1;
     }
+    // Only a throttle the operator chose is checked against the descriptor limit: the default
+    // (ATS's 30000) would warn on every small machine.
+    net_conns_raise_fd_limit(
+        core_records_is_set(rec, "proxy.config.net.connections_throttle")
+            ? core_records_get_int(rec, "proxy.config.net.connections_throttle")
+            : 0);
     int64_t backlog = core_records_get_int(rec, "proxy.config.net.listen_backlog");
     rt.listeners = net_listeners_open(ports, nports, nw, backlog > 0 ? (int)backlog : 1024, &err);
     if (!rt.listeners) {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 struct worker_conns {
@@ -31,6 +32,13 @@ static _Atomic uint64_t next_conn_id;
 static int stat_open = -1;
 static int stat_total = -1;
 static int stat_hs_timeouts = -1;
+static int stat_throttled = -1;
+// Client connections open in the whole process (every worker): what connections_throttle limits.
+// One relaxed atomic add per accept and per close, beside a TLS handshake's cost.
+static _Atomic int64_t open_conns;
+// When this worker last warned that the throttle refused a connection (rate-limits the log).
+static __thread uint64_t throttle_warned_ms;
+#define THROTTLE_WARN_EVERY_MS 10000
 
 int net_conns_init(int nworkers)
 {
@@ -42,7 +50,28 @@ int net_conns_init(int nworkers)
     stat_open = core_stat_register("proxy.process.http.current_client_connections");
     stat_total = core_stat_register("proxy.process.http.total_client_connections");
     stat_hs_timeouts = core_stat_register("proxy.process.tlsedge.handshake_timeouts_in");
+    stat_throttled = core_stat_register("proxy.process.net.connections_throttled_in");
     return 0;
+}
+
+void net_conns_raise_fd_limit(int64_t max_conns)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+        return;
+    if (r.rlim_cur < r.rlim_max) {
+        struct rlimit want = {.rlim_cur = r.rlim_max, .rlim_max = r.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            r = want;
+    }
+    // Listeners, epoll sets, mailboxes, log files and signer connections: a generous margin.
+    uint64_t need = max_conns > 0 ? 2 * (uint64_t)max_conns + 256 : 0;
+    if (r.rlim_cur != RLIM_INFINITY && need > r.rlim_cur)
+        core_log_warn("the descriptor limit (ulimit -n) is %llu: fewer than the about %llu that "
+                      "proxy.config.net.connections_throttle %lld needs; beyond it accepting "
+                      "backs off (proxy.process.tlsedge.accept_backoffs)",
+                      (unsigned long long)r.rlim_cur, (unsigned long long)need,
+                      (long long)max_conns);
 }
 
 void net_conn_peer_text(const struct net_conn *c, char *buf, size_t len)
@@ -90,10 +119,21 @@ void net_conn_close(struct net_conn *c)
     c->fd = -1;
     cds_list_del(&c->link);
     core_stat_add(stat_open, -1);
+    atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
     core_worker_release(c->w);
     // Events for this connection's other descriptors may still be queued in this iteration.
     c->free_msg.fn = free_conn;
     core_worker_defer(c->w, &c->free_msg);
+}
+
+void net_conn_shutdown_write(struct net_conn *c)
+{
+    if (c->state == NET_CONN_CLOSED)
+        return;
+    if (c->tls)
+        tls_conn_shutdown(c->tls);
+    else
+        shutdown(c->fd, SHUT_WR);
 }
 
 void net_conn_arm(struct net_conn *c, uint64_t ms)
@@ -138,6 +178,25 @@ static void start_http(struct net_conn *c)
         net_conn_close(c);
 }
 
+// Relays the connection to a route instead of the HTTP stage: blind (no TLS here: the buffered
+// ClientHello goes first, then raw bytes both ways) or forward (the decrypted bytes as they are).
+static void start_route(struct net_conn *c, bool blind)
+{
+    char *route = strdup(tls_conn_route(c->tls));
+    uint8_t *head = NULL;
+    size_t n = 0;
+    if (blind) {
+        n = tls_conn_take_buffered(c->tls, &head);
+        tls_conn_free(c->tls);
+        c->tls = NULL;
+    }
+    c->state = NET_CONN_HTTP;
+    net_conn_arm(c, 0);
+    if (!route || net_http_start_route(c, route, head, n) < 0)
+        net_conn_close(c);
+    free(route);
+}
+
 static void run_handshake(struct net_conn *c)
 {
     if (c->state != NET_CONN_TLS_HANDSHAKE)
@@ -149,7 +208,9 @@ static void run_handshake(struct net_conn *c)
         return;
     }
     enum tls_step s = tls_conn_handshake(c->tls, tc);
-    if (s == TLS_STEP_DONE)
+    if (s == TLS_STEP_TUNNEL || (s == TLS_STEP_DONE && tls_conn_route(c->tls)))
+        start_route(c, s == TLS_STEP_TUNNEL);
+    else if (s == TLS_STEP_DONE)
         start_http(c);
     else if (s == TLS_STEP_FAILED)
         net_conn_close(c);
@@ -166,6 +227,8 @@ static void on_client_event(struct core_event *ev, uint32_t events)
     struct net_conn *c = caa_container_of(ev, struct net_conn, ev);
     if (c->tls && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         tls_conn_note_readable(c->tls);
+    if (c->tls && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        tls_conn_note_hangup(c->tls);
     switch (c->state) {
     case NET_CONN_TLS_HANDSHAKE:
         run_handshake(c);
@@ -226,15 +289,45 @@ static struct net_conn *conn_new(struct core_worker *w, int fd, const struct net
     return c;
 }
 
+// Takes a slot under proxy.config.net.connections_throttle. Returns false when every slot is
+// taken: the caller closes the new connection at once (ATS behaviour), so it neither waits in the
+// backlog nor costs more than an accept and a close. The count is taken first and given back on
+// refusal, so concurrent workers never overshoot the limit.
+static bool throttle_admit(struct core_worker *w, const struct net_port *port)
+{
+    const struct net_http_config *hc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_HTTP);
+    int64_t limit = hc ? hc->max_client_conns : 0;
+    int64_t open = atomic_fetch_add_explicit(&open_conns, 1, memory_order_relaxed);
+    if (limit <= 0 || open < limit)
+        return true;
+    atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
+    core_stat_inc(stat_throttled);
+    uint64_t now = core_now_ms();
+    if (throttle_warned_ms == 0 || now - throttle_warned_ms >= THROTTLE_WARN_EVERY_MS) {
+        throttle_warned_ms = now;
+        core_log_warn("port %u: %lld client connections open, connections_throttle reached: "
+                      "closing new connections at once (worker %d; next warning in %d s)",
+                      port->port, (long long)open, core_worker_id(w),
+                      THROTTLE_WARN_EVERY_MS / 1000);
+    }
+    return false;
+}
+
 void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
                      const struct sockaddr *peer, socklen_t peerlen)
 {
+    if (!throttle_admit(w, port)) {
+        close(fd);
+        return;
+    }
     struct net_conn *c = conn_new(w, fd, port, peer, peerlen);
     if (!c) {
+        atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
         close(fd);
         return;
     }
     if (core_worker_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &c->ev) < 0) {
+        atomic_fetch_sub_explicit(&open_conns, 1, memory_order_relaxed);
         close(fd);
         free(c);
         return;
@@ -256,6 +349,7 @@ void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
         return;
     }
     tls_conn_set_resume(c->tls, on_resume, c);
+    tls_conn_set_passthrough(c->tls, port->tr_pass);
     const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
     net_conn_arm(c, tc ? tc->handshake_timeout_ms : 30000);
     // The ClientHello may already be here: the edge came before registration.

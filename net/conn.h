@@ -50,6 +50,13 @@ struct net_conn {
 // connection counters. Main thread, before the workers start. Returns 0 or -ENOMEM.
 int net_conns_init(int nworkers);
 
+// net_conns_raise_fd_limit raises the soft descriptor limit (RLIMIT_NOFILE) to the hard one, as
+// ATS does, and warns when it is still short of what max_conns client connections need (one
+// descriptor each and one for its origin connection, plus a margin): accepting would then back
+// off on EMFILE before proxy.config.net.connections_throttle is reached. max_conns 0: nothing
+// to check (only the raise). Main thread, at start-up.
+void net_conns_raise_fd_limit(int64_t max_conns);
+
 // net_conn_accept takes ownership of the accepted socket fd and starts serving it on w.
 // Signature matches net_accept_fn.
 void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
@@ -76,5 +83,9 @@ void net_conn_peer_text(const struct net_conn *c, char *buf, size_t len);
 
 // net_conn_arm arms c's timer for ms (0 disarms). Owning worker.
 void net_conn_arm(struct net_conn *c, uint64_t ms);
+
+// net_conn_shutdown_write ends c's sending direction (a TLS close_notify, or a TCP FIN) while
+// c may still read: a tunnel's half-close. Owning worker.
+void net_conn_shutdown_write(struct net_conn *c);
 
 #endif

@@ -19,6 +19,8 @@
 // Connections accepted per wake-up before yielding to other events.
 #define ACCEPT_BATCH 64
 #define EMFILE_BACKOFF_MS 100
+// At most one warning per worker this often while accepting keeps failing for lack of resources.
+#define BACKOFF_WARN_EVERY_MS 10000
 
 struct listener {
     struct core_event ev;
@@ -29,7 +31,9 @@ struct listener {
     struct core_timer backoff;
     struct core_msg requeue;
     bool requeue_pending;
-    bool paused; // backing off after EMFILE/ENFILE
+    bool paused;        // backing off after EMFILE/ENFILE
+    uint64_t warned_ms; // when this listener last warned about a back-off (0: never)
+    uint64_t backoffs;  // back-offs since that warning
 };
 
 struct net_listeners {
@@ -152,6 +156,26 @@ static void on_backoff_done(struct core_timer *t, void *arg)
     accept_some(l);
 }
 
+// Out of descriptors or memory: the connection stays in the backlog and accepting pauses for
+// EMFILE_BACKOFF_MS (edge-triggered epoll would not report the listener again, and retrying at
+// once would spin on the same error), then resumes from the timer. Counted and, at most every
+// BACKOFF_WARN_EVERY_MS, logged.
+static void backoff(struct listener *l, int err)
+{
+    core_stat_inc(stat_backoffs);
+    l->paused = true;
+    l->backoffs++;
+    core_timer_arm(core_worker_wheel(l->w), &l->backoff, EMFILE_BACKOFF_MS);
+    uint64_t now = core_now_ms();
+    if (l->warned_ms != 0 && now - l->warned_ms < BACKOFF_WARN_EVERY_MS)
+        return;
+    core_log_warn("port %u: accept: %s: pausing accepts for %d ms (%llu back-offs since the "
+                  "last warning; see proxy.config.net.connections_throttle and ulimit -n)",
+                  l->port->port, strerror(err), EMFILE_BACKOFF_MS, (unsigned long long)l->backoffs);
+    l->warned_ms = now;
+    l->backoffs = 0;
+}
+
 // Accepts up to ACCEPT_BATCH connections. Edge-triggered epoll reports the listening socket once
 // per new arrival burst, so whatever is left after the batch is picked up through the mailbox.
 static void accept_some(struct listener *l)
@@ -172,9 +196,7 @@ static void accept_some(struct listener *l)
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            core_stat_inc(stat_backoffs);
-            l->paused = true;
-            core_timer_arm(core_worker_wheel(l->w), &l->backoff, EMFILE_BACKOFF_MS);
+            backoff(l, errno);
             return;
         }
         core_log_error("accept: %s", strerror(errno));

@@ -112,6 +112,8 @@ struct net_http {
     bool resume_pending;
     uint16_t origin_port;
     char origin_host[256];
+    bool tunnel;          // CONNECT: bytes relayed both ways once the origin connected
+    bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
     SSL *ossl;            // TLS to the origin, or NULL for plain TCP
     bool origin_tls;      // the route asks for TLS
     char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
@@ -127,7 +129,8 @@ static __thread struct net_http1_response scratch_resp;
 
 static struct {
     int requests, responses[6], origin_connects, connect_fail, connect_timeout, origin_bad,
-        bad_requests, denied, no_remap, stats_requests, txn_timeouts;
+        origin_resets, origin_closed, origin_timeouts, bad_requests, denied, no_remap,
+        stats_requests, txn_timeouts;
 } st = {.requests = -1};
 
 void net_http_stats_register(void)
@@ -145,7 +148,11 @@ void net_http_stats_register(void)
     st.origin_connects = core_stat_register("proxy.process.http.total_server_connections");
     st.connect_fail = core_stat_register("proxy.process.tlsedge.origin_connect_failures");
     st.connect_timeout = core_stat_register("proxy.process.tlsedge.origin_connect_timeouts");
+    // One counter per way an origin can fail a transaction (README, "Origin failures").
     st.origin_bad = core_stat_register("proxy.process.tlsedge.origin_bad_responses");
+    st.origin_resets = core_stat_register("proxy.process.tlsedge.origin_resets");
+    st.origin_closed = core_stat_register("proxy.process.tlsedge.origin_closed_early");
+    st.origin_timeouts = core_stat_register("proxy.process.tlsedge.origin_response_timeouts");
     st.bad_requests = core_stat_register("proxy.process.tlsedge.bad_requests");
     st.denied = core_stat_register("proxy.process.tlsedge.ip_allow_denied");
     st.no_remap = core_stat_register("proxy.process.tlsedge.no_remap_rule");
@@ -165,6 +172,10 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.http.keep_alive_no_activity_timeout_in", CORE_REC_INT, "120"},
     {"proxy.config.http.transaction_no_activity_timeout_in", CORE_REC_INT, "30"},
     {"proxy.config.http.transaction_no_activity_timeout_out", CORE_REC_INT, "30"},
+    {"proxy.config.http.connect_ports", CORE_REC_STRING, "443"},
+    // ATS's default. Here it limits open client connections only (ATS counts origin ones too):
+    // an origin connection exists only while its client connection does.
+    {"proxy.config.net.connections_throttle", CORE_REC_INT, "30000"},
 };
 
 int net_http_config_declare(struct core_records *rec)
@@ -186,6 +197,40 @@ static void conf_path(char *out, size_t len, const char *confdir, const char *na
         snprintf(out, len, "%s/%s", confdir, name);
 }
 
+// Reads proxy.config.http.connect_ports: space-separated ports and ranges ("443 563 8000-8100"),
+// or "*" for any port (ATS's syntax).
+static int connect_ports(const char *s, struct net_http_config *c, struct core_err *err)
+{
+    const char *name = "proxy.config.http.connect_ports";
+    c->n_connect_ports = 0;
+    for (const char *p = s; *p;) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        unsigned long lo = 1, hi = 65535;
+        char *end = NULL;
+        if (*p == '*') {
+            end = (char *)p + 1;
+        } else {
+            lo = hi = strtoul(p, &end, 10);
+            if (end > p && *end == '-')
+                hi = strtoul(end + 1, &end, 10);
+        }
+        if (end == p || lo < 1 || hi > 65535 || lo > hi ||
+            (*end && *end != ' ' && *end != ',' && *end != '\t') ||
+            c->n_connect_ports == sizeof(c->connect_ports) / sizeof(c->connect_ports[0])) {
+            core_err_add(err, "records.config", 0, "%s: '%s' is not a list of ports and ranges",
+                         name, s);
+            return -EINVAL;
+        }
+        c->connect_ports[c->n_connect_ports][0] = (uint16_t)lo;
+        c->connect_ports[c->n_connect_ports++][1] = (uint16_t)hi;
+        p = end;
+    }
+    return 0;
+}
+
 struct net_http_config *net_http_config_build(const struct core_records *rec, const char *confdir,
                                               struct core_err *err)
 {
@@ -200,6 +245,12 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
     c->keepalive_in_ms = seconds(rec, "proxy.config.http.keep_alive_no_activity_timeout_in");
     c->txn_in_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_in");
     c->txn_out_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_out");
+    if (connect_ports(core_records_get_str(rec, "proxy.config.http.connect_ports"), c, err) < 0) {
+        free(c);
+        return NULL;
+    }
+    int64_t mc = core_records_get_int(rec, "proxy.config.net.connections_throttle");
+    c->max_client_conns = mc > 0 ? mc : 0;
     char path[PATH_MAX];
     if (confdir) {
         conf_path(path, sizeof(path), confdir,
@@ -367,6 +418,12 @@ static void reply(struct net_http *h, int status, const char *body, bool close)
 {
     char out[1024];
     origin_close(h);
+    if (h->routed) { // a routed tunnel's client speaks TLS to someone else: just close
+        CORE_DEBUG("http", "[%llu] tunnel route failed (%d)", (unsigned long long)h->c->id,
+                   status);
+        set_state(h, NET_HTTP_DONE);
+        return;
+    }
     flow_reset(&h->resp, false);
     if (h->req.body != NET_HTTP1_BODY_NONE && !h->req.body_done)
         close = true; // the rest of the request body cannot be skipped safely
@@ -423,6 +480,7 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
     char peer[64];
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
+        core_stat_inc(st.connect_fail); // out of descriptors, typically
         core_log_warn("origin %s:%u: socket: %s", h->origin_host, h->origin_port, strerror(errno));
         reply(h, 502, "Bad Gateway: cannot reach the origin\n", true);
         return;
@@ -603,6 +661,66 @@ static void choose_sni(struct net_http *h, const struct route *r)
     snprintf(h->origin_sni, sizeof(h->origin_sni), "%s", name);
 }
 
+// ---- CONNECT ----
+
+static bool port_allowed(const struct net_http_config *cfg, unsigned port)
+{
+    for (size_t i = 0; i < cfg->n_connect_ports; i++)
+        if (port >= cfg->connect_ports[i][0] && port <= cfg->connect_ports[i][1])
+            return true;
+    return false;
+}
+
+// CONNECT host:port (ip_allow already allowed the method for this client): a port outside
+// proxy.config.http.connect_ports is refused with 403 before anything is dialled; otherwise the
+// origin is dialled and, once connected, 200 opens a byte tunnel (see tunnel_open).
+static void start_tunnel(struct net_http *h, const struct net_http_config *cfg, const char *buf,
+                         const struct net_http1_request *req)
+{
+    char auth[300], *host = auth;
+    slice_copy(buf, req->authority, auth, sizeof(auth));
+    char *colon = strrchr(auth, ':');
+    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    if (colon)
+        *colon = '\0';
+    if (host[0] == '[' && colon && colon[-1] == ']') {
+        host++;
+        colon[-1] = '\0';
+    }
+    if (!colon || port < 1 || port > 65535 || !host[0]) {
+        core_stat_inc(st.bad_requests);
+        reply(h, 400, "Bad Request: CONNECT needs host:port\n", true);
+        return;
+    }
+    if (!port_allowed(cfg, (unsigned)port)) {
+        core_stat_inc(st.denied);
+        reply(h, 403, "Forbidden: CONNECT to this port is not allowed\n", true);
+        return;
+    }
+    h->tunnel = true;
+    h->origin_tls = false;
+    h->req.body = NET_HTTP1_BODY_TUNNEL;
+    h->req.body_done = false;
+    start_origin(h, host, (uint16_t)port);
+}
+
+// The origin accepted the tunnel's connection: 200, then opaque bytes both ways. Each direction
+// ends with a half-close passed on to the other side; the tunnel ends when both did.
+static void tunnel_open(struct net_http *h)
+{
+    static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+    if (!h->routed) {
+        buf_append(&h->resp.out, ok, sizeof(ok) - 1);
+        count_status(200);
+    }
+    h->resp_head_parsed = true;
+    h->resp_head_sent = true;
+    h->close_after = true;
+    h->resp.body = NET_HTTP1_BODY_TUNNEL;
+    h->resp.body_done = false;
+    set_state(h, NET_HTTP_FORWARD);
+}
+
 static void handle_request(struct net_http *h, const struct net_http_config *cfg,
                            const struct net_http1_request *req, size_t head_len)
 {
@@ -633,7 +751,7 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
     }
     if (req->method == NET_HTTP1_METHOD_CONNECT) {
         h->req.in.start += head_len;
-        reply(h, 501, "CONNECT is not supported yet\n", true); // TODO(#11)
+        start_tunnel(h, cfg, buf, req);
         return;
     }
     struct route *r = &scratch_route;
@@ -887,12 +1005,19 @@ static void finish_transaction(struct net_http *h)
 }
 
 // A failure while forwarding: an error reply when the client has seen nothing yet, else close.
-static void forward_failed(struct net_http *h, int status, const char *why)
+// origin_stat (-1: the client's fault, counted by the caller) counts an origin failure's reason;
+// those are also logged as warnings with both addresses, since an operator wants to see them.
+static void forward_failed(struct net_http *h, int origin_stat, int status, const char *why)
 {
     char peer[64];
     net_conn_peer_text(h->c, peer, sizeof(peer));
-    CORE_DEBUG("http", "[%llu] %s (origin %s:%u, client %s)", (unsigned long long)h->c->id, why,
-               h->origin_host, h->origin_port, peer);
+    core_stat_inc(origin_stat);
+    if (origin_stat >= 0)
+        core_log_warn("origin %s:%u for client %s: %s%s", h->origin_host, h->origin_port, peer,
+                      why, h->resp_head_sent ? " (response cut short)" : "");
+    else
+        CORE_DEBUG("http", "[%llu] %s (origin %s:%u, client %s)", (unsigned long long)h->c->id,
+                   why, h->origin_host, h->origin_port, peer);
     if (status && !h->resp_head_sent)
         reply(h, status, NULL, true);
     else
@@ -911,13 +1036,15 @@ static int step_request(struct net_http *h)
         p |= rc;
         if (classify(&h->req) < 0) {
             core_stat_inc(st.bad_requests);
-            forward_failed(h, 400, "malformed chunked request body");
+            forward_failed(h, -1, 400, "malformed chunked request body");
             return 1;
         }
     }
     int rc = flow_flush(&h->req, origin_write, h);
     if (rc < 0 && !h->resp_head_parsed) {
-        forward_failed(h, 502, "origin write failed");
+        // An origin that answers early and closes may refuse the rest of a request body: only
+        // a failure before its response head is the origin's fault.
+        forward_failed(h, st.origin_resets, 502, "origin write failed");
         return 1;
     }
     return p | (rc > 0);
@@ -929,32 +1056,31 @@ static int step_response(struct net_http *h)
     if (!h->resp.body_done) {
         int rc = flow_fill(&h->resp, origin_read, h, h->resp_head_parsed ? FLOW_BUF : OUT_HEAD_MAX);
         if (rc < 0) {
-            core_stat_inc(st.origin_bad);
-            forward_failed(h, 502, "origin read failed");
+            forward_failed(h, st.origin_resets, 502,
+                           rc == -ECONNRESET ? "connection reset by the origin"
+                                             : "origin read failed");
             return 1;
         }
         p |= rc;
         while (!h->resp_head_parsed && buf_len(&h->resp.in) > 0) {
             rc = parse_response(h);
             if (rc < 0) {
-                core_stat_inc(st.origin_bad);
-                forward_failed(h, 502, "malformed origin response");
+                forward_failed(h, st.origin_bad, 502, "malformed origin response");
                 return 1;
             }
             if (rc == 0)
                 break;
         }
         if (!h->resp_head_parsed && h->resp.eof) {
-            core_stat_inc(st.origin_bad);
-            forward_failed(h, 502, "origin closed before responding");
+            forward_failed(h, st.origin_closed, 502, "origin closed before responding");
             return 1;
         }
         if (h->resp_head_parsed && classify(&h->resp) < 0) {
-            forward_failed(h, 0, "malformed chunked response body");
+            forward_failed(h, st.origin_bad, 0, "malformed chunked response body");
             return 1;
         }
         if (h->resp_head_parsed && h->resp.eof && !h->resp.body_done) {
-            forward_failed(h, 0, "origin closed mid-body");
+            forward_failed(h, st.origin_closed, 0, "origin closed mid-body");
             return 1;
         }
     }
@@ -1015,7 +1141,10 @@ static int step_connecting(struct net_http *h)
     }
     if (h->origin_tls)
         return start_origin_tls(h, &peer);
-    set_state(h, NET_HTTP_FORWARD);
+    if (h->tunnel)
+        tunnel_open(h);
+    else
+        set_state(h, NET_HTTP_FORWARD);
     return 1;
 }
 
@@ -1057,6 +1186,49 @@ static int step_origin_tls(struct net_http *h)
     return 1;
 }
 
+// One round of a tunnel: relay what can be relayed and pass half-closes on. Returns progress.
+static int step_tunnel(struct net_http *h)
+{
+    int p = 0;
+    int rc = flow_fill(&h->req, client_read, h->c, FLOW_BUF);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc;
+    classify(&h->req);
+    rc = flow_flush(&h->req, origin_write, h);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc > 0;
+    if (h->req.eof && flow_drained(&h->req) && !h->req.body_done) {
+        h->req.body_done = true; // the client's FIN, passed on
+        shutdown(h->ofd, SHUT_WR);
+    }
+    rc = flow_fill(&h->resp, origin_read, h, FLOW_BUF);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc;
+    classify(&h->resp);
+    rc = flow_flush(&h->resp, client_write, h->c);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc > 0;
+    if (h->resp.eof && flow_drained(&h->resp) && !h->resp.body_done) {
+        h->resp.body_done = true; // the origin's FIN, passed on
+        net_conn_shutdown_write(h->c);
+    }
+    if (h->req.body_done && h->resp.body_done)
+        set_state(h, NET_HTTP_DONE);
+    return p;
+}
+
 static int step(struct net_http *h)
 {
     const struct net_http_config *cfg = config();
@@ -1076,6 +1248,8 @@ static int step(struct net_http *h)
     case NET_HTTP_ORIGIN_TLS:
         return step_origin_tls(h);
     case NET_HTTP_FORWARD: {
+        if (h->tunnel)
+            return step_tunnel(h);
         int p = step_request(h);
         if (h->state != NET_HTTP_FORWARD)
             return 1;
@@ -1117,7 +1291,9 @@ static void arm(struct net_http *h)
         net_conn_arm(h->c, buf_len(&h->req.in) ? cfg->txn_in_ms : cfg->keepalive_in_ms);
         break;
     case NET_HTTP_FORWARD:
-        net_conn_arm(h->c, h->resp_head_parsed ? cfg->txn_in_ms : cfg->txn_out_ms);
+        // Waiting for the client to take response bytes, or for the origin to send more.
+        net_conn_arm(h->c, h->resp_head_parsed && !flow_drained(&h->resp) ? cfg->txn_in_ms
+                                                                           : cfg->txn_out_ms);
         break;
     case NET_HTTP_REPLY:
         net_conn_arm(h->c, cfg->txn_in_ms);
@@ -1184,6 +1360,45 @@ int net_http_start(struct net_conn *c)
     return 0;
 }
 
+int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len)
+{
+    char host[256];
+    const char *colon = strrchr(route, ':');
+    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    size_t hl = colon ? (size_t)(colon - route) : 0;
+    if (hl && route[0] == '[' && route[hl - 1] == ']') {
+        route++;
+        hl -= 2;
+    }
+    if (!colon || hl == 0 || hl >= sizeof(host) || port < 1 || port > 65535) {
+        core_log_warn("[%llu] tunnel route '%s' is not host:port", (unsigned long long)c->id,
+                      route);
+        free(head);
+        return -EINVAL;
+    }
+    memcpy(host, route, hl);
+    host[hl] = '\0';
+    struct net_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        free(head);
+        return -ENOMEM;
+    }
+    h->c = c;
+    h->ofd = -1;
+    h->state = NET_HTTP_READ_HEAD;
+    h->resume.fn = on_resume;
+    h->tunnel = h->routed = true;
+    h->req.body = NET_HTTP1_BODY_TUNNEL;
+    if (head) {
+        h->req.in.data = (char *)head;
+        h->req.in.cap = h->req.in.end = len;
+    }
+    c->http = h;
+    start_origin(h, host, (uint16_t)port);
+    pump(h);
+    return 0;
+}
+
 void net_http_on_client_event(struct net_conn *c, uint32_t events)
 {
     if (c->http)
@@ -1216,13 +1431,20 @@ void net_http_on_timeout(struct net_conn *c)
         pump(h);
         return;
     case NET_HTTP_FORWARD:
-        core_stat_inc(st.txn_timeouts);
         if (!h->resp_head_sent) {
+            core_stat_inc(st.origin_timeouts);
             core_log_warn("origin %s:%u for client %s: no response in time", h->origin_host,
                           h->origin_port, peer);
             reply(h, 504, "Gateway Timeout: the origin did not respond in time\n", true);
             pump(h);
             return;
+        }
+        if (flow_drained(&h->resp)) {
+            core_stat_inc(st.origin_timeouts);
+            core_log_warn("origin %s:%u for client %s: stalled mid-response; closing",
+                          h->origin_host, h->origin_port, peer);
+        } else {
+            core_stat_inc(st.txn_timeouts); // the client stopped reading
         }
         break;
     case NET_HTTP_READ_HEAD:

@@ -19,10 +19,12 @@ struct tls_stat_ids {
     int hello_malformed;    // proxy.process.tlsedge.clienthello_malformed
     int hello_not_tls;      // proxy.process.tlsedge.clienthello_not_tls
     int hello_too_large;    // proxy.process.tlsedge.clienthello_too_large
+    int hello_truncated;    // proxy.process.tlsedge.clienthello_truncated
     int handshake_timeouts; // proxy.process.tlsedge.handshake_timeouts_in
     int renegotiations;     // proxy.process.tlsedge.renegotiation_refused
     int tls12;              // proxy.process.ssl.ssl_total_tlsv12
     int tls13;              // proxy.process.ssl.ssl_total_tlsv13
+    int sni_denied;         // proxy.process.tlsedge.sni_ip_allow_denied
 };
 
 extern struct tls_stat_ids tls_stats;

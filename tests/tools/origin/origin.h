@@ -56,6 +56,8 @@ enum route {
     RT_CLOSE,
     RT_RESET,
     RT_GARBAGE,
+    RT_CUT,
+    RT_FLAKY,
     RT_NOT_FOUND,
     RT_BAD_METHOD,
 };
@@ -77,6 +79,8 @@ struct req {
     const char *why; /* why parse_head refused the head */
     enum route route;
     uint64_t n, ms, piece; /* route parameters */
+    uint64_t at;           /* /cut: body bytes sent before the cut */
+    bool rst;              /* /cut: cut with an RST instead of a FIN */
     int code;
     bool chunk_ext, trailer;
 };
@@ -106,6 +110,7 @@ struct conn {
     unsigned chunk_idx;
     bool gen_chunked; /* the streamed body is chunk-encoded */
     uint64_t linger_until;
+    bool cut_armed; /* /cut: the body prefix is out, the cut waits for wake_at */
 };
 
 /* The process state, defined in main.c. */

@@ -208,7 +208,8 @@ static enum route route_by_path(const char *path, size_t plen, const char **arg,
         {"/reset", RT_RESET, false},   {"/garbage", RT_GARBAGE, false},
         {"/size/", RT_SIZE, true},     {"/chunked/", RT_CHUNKED, true},
         {"/eof/", RT_EOF, true},       {"/slow/", RT_SLOW, true},
-        {"/status/", RT_STATUS, true},
+        {"/status/", RT_STATUS, true}, {"/cut/", RT_CUT, true},
+        {"/flaky/", RT_FLAKY, true},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         if (t[i].prefix && path_prefix(path, plen, t[i].path, arg, alen))
@@ -229,6 +230,7 @@ static bool method_ok(const struct req *r)
     case RT_CHUNKED:
     case RT_EOF:
     case RT_SLOW:
+    case RT_CUT:
         return get;
     case RT_SHA256:
     case RT_ECHO:
@@ -253,6 +255,14 @@ static int route_params(struct req *r, const char *query)
         return -1;
     r->chunk_ext = ext;
     r->trailer = trailer;
+    if (r->route == RT_CUT) {
+        uint64_t rst = 0;
+        r->at = r->n / 2;
+        if (query_u64(query, "at", r->n, &r->at) < 0 || query_u64(query, "rst", 1, &rst) < 0 ||
+            query_u64(query, "ms", 3600000, &r->ms) < 0)
+            return -1;
+        r->rst = rst;
+    }
     return 0;
 }
 
@@ -272,7 +282,12 @@ int route_parse(struct req *r)
     case RT_EOF:
     case RT_CHUNKED:
     case RT_SLOW:
+    case RT_CUT:
         if (parse_u64(arg, alen, UINT64_C(1) << 56, &r->n) != 0)
+            return -1;
+        break;
+    case RT_FLAKY:
+        if (parse_u64(arg, alen, 100, &r->n) != 0)
             return -1;
         break;
     case RT_STATUS:
@@ -308,6 +323,7 @@ static void start_stream(struct conn *c, const char *framing, bool chunked)
     }
     if (c->req.route == RT_SLOW)
         c->wake_at = now_ms() + c->req.ms;
+    c->cut_armed = false;
     conn_set_state(c, CS_SEND);
 }
 
@@ -352,8 +368,10 @@ void respond_after_body(struct conn *c)
     int n;
     switch (c->req.route) {
     case RT_ROOT:
+    case RT_FLAKY:
         respond_fixed(c, 200, NULL, "hello from origin\n", 18);
         break;
+    case RT_CUT:
     case RT_SIZE:
     case RT_CHUNKED:
     case RT_EOF:
@@ -444,6 +462,13 @@ void begin_request(struct conn *c, size_t head_len)
     c->trailer_bytes = 0;
     c->body_left = r->chunked ? 0 : r->content_length;
     c->bs = r->chunked ? BS_CHUNK_SIZE : r->content_length ? BS_LENGTH : BS_DONE;
+    if (r->route == RT_FLAKY && (uint64_t)(random() % 100) < r->n) {
+        c->in.start += head_len;
+        log_req(c, "");
+        log_line("fault %" PRIu64 " reset", c->id);
+        conn_close(c, true);
+        return;
+    }
     if (r->route == RT_CLOSE || r->route == RT_RESET) {
         c->in.start += head_len;
         log_req(c, "");
@@ -526,8 +551,38 @@ static bool gen_slow(struct conn *c)
     return true;
 }
 
+/* gen_cut sends the first `at` bytes of a /cut body, waits until they are on the wire and `ms`
+ * more, then cuts the connection (FIN, or RST with rst=1) before the announced length. */
+static bool gen_cut(struct conn *c)
+{
+    if (c->gen_off < c->req.at) {
+        size_t n = min_size(out_space(c), (size_t)(c->req.at - c->gen_off));
+        if (n == 0)
+            return false;
+        pattern_fill(c->out.data + c->out.end, c->gen_off, n);
+        c->out.end += n;
+        c->gen_off += n;
+        return true;
+    }
+    if (buf_len(&c->out) > 0)
+        return false; /* conn_flush sends it; EPOLLOUT brings us back */
+    if (!c->cut_armed) {
+        c->cut_armed = true;
+        c->wake_at = now_ms() + c->req.ms;
+        return false;
+    }
+    if (c->wake_at != 0)
+        return false;
+    log_line("fault %" PRIu64 " %s after %" PRIu64 " of %" PRIu64 " body bytes", c->id,
+             c->req.rst ? "reset" : "close", c->req.at, c->req.n);
+    conn_close(c, c->req.rst);
+    return true;
+}
+
 bool advance_send(struct conn *c)
 {
+    if (c->req.route == RT_CUT)
+        return gen_cut(c);
     if (c->gen_chunked)
         return gen_chunked(c);
     if (c->gen_off == c->gen_total) {
