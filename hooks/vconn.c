@@ -533,6 +533,15 @@ TSSslContext TSSslContextFindByAddr(struct sockaddr const *addr)
     return addr ? ctx_find(NULL, addr) : NULL;
 }
 
+TSReturnCode TSVConnTunnel(TSVConn sslp)
+{
+    struct vconn *v = vconn_get(sslp, "TSVConnTunnel");
+    if (!v)
+        return TS_ERROR;
+    tls_conn_request_tunnel(v->tls);
+    return TS_SUCCESS;
+}
+
 TSReturnCode TSSslTicketKeyUpdate(char *ticketData, int ticketDataLength)
 {
     if (!ticketData || ticketDataLength < TLS_TICKET_KEY_LEN)

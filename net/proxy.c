@@ -1291,9 +1291,11 @@ static void arm(struct net_http *h)
         net_conn_arm(h->c, buf_len(&h->req.in) ? cfg->txn_in_ms : cfg->keepalive_in_ms);
         break;
     case NET_HTTP_FORWARD:
-        // Waiting for the client to take response bytes, or for the origin to send more.
-        net_conn_arm(h->c, h->resp_head_parsed && !flow_drained(&h->resp) ? cfg->txn_in_ms
-                                                                           : cfg->txn_out_ms);
+        // A tunnel's silence is the client's inactivity (ATS: transaction_no_activity_timeout_in).
+        // Otherwise: waiting for the client to take response bytes, or for the origin.
+        net_conn_arm(h->c, h->tunnel || (h->resp_head_parsed && !flow_drained(&h->resp))
+                               ? cfg->txn_in_ms
+                               : cfg->txn_out_ms);
         break;
     case NET_HTTP_REPLY:
         net_conn_arm(h->c, cfg->txn_in_ms);
@@ -1431,6 +1433,10 @@ void net_http_on_timeout(struct net_conn *c)
         pump(h);
         return;
     case NET_HTTP_FORWARD:
+        if (h->tunnel) {
+            core_stat_inc(st.txn_timeouts); // an idle tunnel
+            break;
+        }
         if (!h->resp_head_sent) {
             core_stat_inc(st.origin_timeouts);
             core_log_warn("origin %s:%u for client %s: no response in time", h->origin_host,

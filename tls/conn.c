@@ -60,6 +60,8 @@ struct tls_conn {
     char *sni;                   // the ClientHello's SNI, kept for plugins; NULL without hooks
     char *route;                 // tunnel or forward route (tls_conn_route), or NULL
     bool passthrough;            // a tr-pass port: bytes that are not TLS become a blind tunnel
+    bool tunnel_requested;       // a plugin called TSVConnTunnel (tls_conn_request_tunnel)
+    bool wrote;                  // the handshake has written to the client
 };
 
 static BIO_METHOD *bio_method;
@@ -84,7 +86,7 @@ static const unsigned allowed[] = {
                        1u << TLS_CONN_TUNNEL,
     [TLS_CONN_HANDSHAKE] = 1u << TLS_CONN_ESTABLISHED | 1u << TLS_CONN_FAILED |
                            1u << TLS_CONN_CLOSED | 1u << TLS_CONN_KEY_WAIT |
-                           1u << TLS_CONN_HOOK_WAIT,
+                           1u << TLS_CONN_HOOK_WAIT | 1u << TLS_CONN_TUNNEL,
     [TLS_CONN_KEY_WAIT] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_ESTABLISHED] = 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_FAILED] = 0,
@@ -171,6 +173,8 @@ static int bio_write(BIO *b, const char *in, int inl)
     struct tls_conn *c = BIO_get_data(b);
     BIO_clear_retry_flags(b);
     ssize_t n = send(c->fd, in, (size_t)inl, MSG_NOSIGNAL);
+    if (n > 0)
+        c->wrote = true;
     if (n >= 0)
         return (int)n;
     if (errno == EAGAIN || errno == EINTR)
@@ -428,9 +432,16 @@ static enum tls_step route_by_name(struct tls_conn *c, const struct tls_config *
     const struct tls_cert_entry *ae =
         tls_certtable_lookup(cfg->certs, NULL, (const struct sockaddr *)&c->local);
     const char *route = se && se->tunnel_route ? se->tunnel_route
+                        : c->tunnel_requested ? cfg->sni->default_route
                         : se && se->forward_route ? se->forward_route
                         : ae && ae->tunnel     ? cfg->sni->default_route
                                                : NULL;
+    if (c->tunnel_requested && !route) {
+        core_log_warn("[%llu] a plugin asked for a blind tunnel, but neither sni.yaml "
+                      "tunnel_route nor proxy.config.tlsedge.tunnel.default_route says where to",
+                      (unsigned long long)c->id);
+        return fail(c);
+    }
     if (!route)
         return TLS_STEP_DONE;
     if (!tls_sni_allows(se, (const struct sockaddr *)&c->peer)) {
@@ -443,7 +454,7 @@ static enum tls_step route_by_name(struct tls_conn *c, const struct tls_config *
                              local_port(c), buf, sizeof(buf)) < 0 ||
         !(c->route = strdup(buf)))
         return fail(c);
-    if (se && !se->tunnel_route && se->forward_route)
+    if (se && !se->tunnel_route && !c->tunnel_requested && se->forward_route)
         return TLS_STEP_DONE; // terminate, then forward (tls_conn_route after the handshake)
     CORE_DEBUG("ssl", "[%llu] blind tunnel for SNI '%s' to %s", (unsigned long long)c->id,
                sni ? sni : "", c->route);
@@ -632,7 +643,24 @@ static void flush_tickets(struct tls_conn *c)
     ERR_clear_error();
 }
 
-static enum tls_step do_handshake(struct tls_conn *c)
+// A plugin's TSVConnTunnel from the CLIENT_HELLO, SERVERNAME or CERT hook: BoringSSL has read
+// the ClientHello (still whole in c->buf) and written nothing, so the connection can still
+// become a blind tunnel; the handshake stops here without a byte or an alert to the client.
+static enum tls_step tunnel_now(struct tls_conn *c, const struct tls_config *cfg)
+{
+    struct tls_clienthello ch;
+    if (c->wrote || tls_clienthello_parse(c->buf, c->len, &ch) != TLS_CH_DONE) {
+        core_log_warn("[%llu] TSVConnTunnel too late: the handshake already answered the client",
+                      (unsigned long long)c->id);
+        return fail(c);
+    }
+    SSL_free(c->ssl); // nothing was sent: no alert, no close_notify
+    c->ssl = NULL;
+    enum tls_step s = route_by_name(c, cfg, &ch);
+    return s == TLS_STEP_TUNNEL ? s : fail(c);
+}
+
+static enum tls_step do_handshake(struct tls_conn *c, const struct tls_config *cfg)
 {
     ERR_clear_error();
     int r = SSL_do_handshake(c->ssl);
@@ -652,6 +680,9 @@ static enum tls_step do_handshake(struct tls_conn *c)
         set_state(c, TLS_CONN_KEY_WAIT);
         return TLS_STEP_PENDING;
     }
+    if (c->tunnel_requested &&
+        (e == SSL_ERROR_PENDING_CERTIFICATE || e == SSL_ERROR_WANT_X509_LOOKUP))
+        return tunnel_now(c, cfg);
     if (e == SSL_ERROR_PENDING_CERTIFICATE || e == SSL_ERROR_WANT_X509_LOOKUP ||
         e == SSL_ERROR_WANT_CERTIFICATE_VERIFY) {
         set_state(c, TLS_CONN_HOOK_WAIT); // a CLIENT_HELLO, CERT or VERIFY_CLIENT hook waits
@@ -683,10 +714,10 @@ enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cf
         enum tls_step s = read_hello(c, cfg);
         if (s != TLS_STEP_DONE)
             return s;
-        return do_handshake(c);
+        return do_handshake(c, cfg);
     }
     case TLS_CONN_HANDSHAKE:
-        return do_handshake(c);
+        return do_handshake(c, cfg);
     case TLS_CONN_KEY_WAIT:
     case TLS_CONN_HOOK_WAIT:
         return TLS_STEP_PENDING; // socket events wait until the key operation or hook is back
@@ -801,6 +832,16 @@ void tls_conn_shutdown(struct tls_conn *c)
         SSL_shutdown(c->ssl);
         ERR_clear_error();
     }
+}
+
+void tls_conn_request_tunnel(struct tls_conn *c)
+{
+    c->tunnel_requested = true;
+}
+
+bool tls_conn_tunnel_requested(const struct tls_conn *c)
+{
+    return c->tunnel_requested;
 }
 
 void tls_conn_set_passthrough(struct tls_conn *c, bool on)

@@ -97,8 +97,8 @@ static enum ssl_select_cert_result_t select_cert(const SSL_CLIENT_HELLO *hello)
     if (!c)
         return ssl_select_cert_success;
     switch (tls_hook_gate(c, TLS_HOOK_CLIENT_HELLO)) {
-    case TLS_HOOK_GO:
-        return ssl_select_cert_success;
+    case TLS_HOOK_GO: // a TSVConnTunnel stops the handshake here (tls/conn.c sees the retry)
+        return tls_conn_tunnel_requested(c) ? ssl_select_cert_retry : ssl_select_cert_success;
     case TLS_HOOK_WAIT:
         return ssl_select_cert_retry;
     case TLS_HOOK_FAIL:
@@ -130,9 +130,11 @@ static int cert_cb(SSL *ssl, void *arg)
     struct tls_conn *c = SSL_get_app_data(ssl);
     if (!c)
         return 1;
+    if (tls_conn_tunnel_requested(c))
+        return -1; // TSVConnTunnel from SERVERNAME (or earlier): stop before anything is sent
     switch (tls_hook_gate(c, TLS_HOOK_CERT)) {
     case TLS_HOOK_GO:
-        return 1;
+        return tls_conn_tunnel_requested(c) ? -1 : 1;
     case TLS_HOOK_WAIT:
         return -1;
     case TLS_HOOK_FAIL:

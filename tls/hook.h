@@ -105,6 +105,13 @@ const struct sockaddr *tls_conn_local(const struct tls_conn *c);
 const struct sockaddr *tls_conn_peer(const struct tls_conn *c);
 const char *tls_conn_hello_sni(const struct tls_conn *c);
 
+// tls_conn_request_tunnel makes c a blind tunnel (TSVConnTunnel) as soon as its ClientHello was
+// read: from VCONN_START, CLIENT_HELLO, SERVERNAME or CERT hooks (later: the handshake fails).
+// The route is the name's sni.yaml tunnel_route, else proxy.config.tlsedge.tunnel.default_route.
+// tls_conn_tunnel_requested says whether it was asked for. Owning worker.
+void tls_conn_request_tunnel(struct tls_conn *c);
+bool tls_conn_tunnel_requested(const struct tls_conn *c);
+
 // tls_conn_hook_resume moves c out of its hook wait (START -> HELLO, HOOK_WAIT -> HANDSHAKE)
 // and calls its resume callback. Implemented by tls/conn.c for tls/hook.c.
 void tls_conn_hook_resume(struct tls_conn *c);

@@ -119,6 +119,29 @@ check_eq "TLS on the tr-pass port is still terminated" "*.wild.test" "$(served_c
 check_eq "plain bytes on an ssl port without tr-pass get a protocol_version alert" \
     15030300020246 "$(raw_exchange "$SP" 'GET / HTTP/1.0\r\nHost: x\r\n\r\n')"
 
+echo "TSVConnTunnel from each inbound hook (tests/plugins/tunnel.so)"
+for hook in start hello servername cert; do
+    TP4=$(free_port)
+    c4=$(new_confdir "conf-$hook" <<CFG
+CONFIG proxy.config.http.server_ports STRING $TP4:ssl:ip-in=127.0.0.1
+CONFIG proxy.config.exec_thread.limit INT 1
+CONFIG proxy.config.plugin.plugin_dir STRING $BUILD/plugins
+CONFIG proxy.config.ssl.server.cert.path STRING $F
+CONFIG proxy.config.ssl.server.private_key.path STRING $F
+CONFIG proxy.config.tlsedge.tunnel.default_route STRING 127.0.0.1:$PORT_a
+CFG
+)
+    echo "dest_ip=* ssl_cert_name=wild.pem ssl_key_name=wild.key" >"$c4/ssl_multicert.config"
+    echo "tunnel.so $hook go.wild.test" >"$c4/plugin.config"
+    start_tlsedge "tunnel-$hook" "$TP4" -C "$c4"
+    check_eq "$hook: TSVConnTunnel relays blind to the default route" a.test \
+        "$(served_cn "$TP4" go.wild.test)"
+    if [ "$hook" != start ]; then
+        check_eq "$hook: another name is still terminated here" "*.wild.test" \
+            "$(served_cn "$TP4" stay.wild.test)"
+    fi
+done
+
 echo "configuration"
 sed -i '/tunnel.default_route/d' "$conf/records.config"
 check "action=tunnel without a default route is refused by tlsedge -t" \

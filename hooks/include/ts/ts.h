@@ -189,6 +189,14 @@ tsapi void *TSUserArgGet(void *data, int arg_idx);
 tsapi TSSslContext TSSslContextFindByName(const char *name);
 tsapi TSSslContext TSSslContextFindByAddr(struct sockaddr const *);
 
+// TSVConnTunnel makes the connection a blind tunnel: tlsedge stops terminating TLS and relays
+// the client's bytes, starting with its ClientHello byte for byte, to the name's sni.yaml
+// tunnel_route or else proxy.config.tlsedge.tunnel.default_route (none: the connection is
+// closed). Valid in VCONN_START, CLIENT_HELLO, SERVERNAME and CERT hooks (from SERVERNAME the
+// switch happens when the certificate is chosen); the hook must still re-enable. Returns
+// TS_ERROR for a stale handle. Owning worker.
+tsapi TSReturnCode TSVConnTunnel(TSVConn sslp);
+
 // TSSslTicketKeyUpdate replaces the process ticket key block with ticketDataLength bytes of
 // ticketData in ATS's key file format (N x 48 bytes: name, HMAC secret, AES key; the first key
 // seals new tickets, every key opens them). The bytes are copied; the keys take effect within
