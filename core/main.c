@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // core/main.c: tlsedge's entry point. Parses the command line, builds the first configuration
 // snapshot (wiring the parts net/ and tls/ define), opens the listeners, starts the workers and
-// then waits on a signalfd: SIGHUP (reload: its own issue, logged for now), SIGTERM/SIGINT
-// (graceful stop), SIGUSR2 (reopen the log file). This is the only core/ file that knows the
-// other modules.
+// then waits on a signalfd: SIGHUP (reload), SIGTERM/SIGINT (graceful stop), SIGUSR2 (reopen the
+// log file). This is the only core/ file that knows the other modules.
 #include "core/err.h"
 #include "core/log.h"
 #include "core/records.h"
@@ -17,6 +16,7 @@
 #include "net/ports.h"
 #include "net/proxy.h"
 #include "net/resolve.h"
+#include "tls/certcache.h"
 #include "tls/certtable.h"
 #include "tls/config.h"
 #include "tls/origin.h"
@@ -327,6 +327,9 @@ static int worker_count(const struct core_records *rec)
 
 static int stat_reloads = -1, stat_reload_failures = -1;
 
+// Certificate and key files parsed by earlier builds, reused while unchanged (main thread only).
+static struct tls_certcache *certcache;
+
 static bool same_ports(const struct net_port *a, size_t na, const struct net_port *b, size_t nb)
 {
     if (na != nb)
@@ -343,8 +346,9 @@ static bool same_ports(const struct net_port *a, size_t na, const struct net_por
 // progress finish under the snapshot they started with (their SSL holds its SSL_CTX).
 static void reload(const struct options *o, const struct net_port *ports, size_t nports)
 {
-    struct timespec t0, t1;
+    struct timespec t0, t1, c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     struct core_err *err = calloc(1, sizeof(*err));
     struct net_port *nports_new = calloc(MAX_PORTS, sizeof(*nports_new));
     size_t nn = 0;
@@ -353,6 +357,7 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
         goto out;
     }
     core_err_init(err);
+    tls_certcache_begin(certcache);
     struct core_snapshot *s = build_snapshot(o->confdir, nports_new, &nn, err);
     if (s && configure_logging(core_snapshot_records(s), o->debug_tags, err) < 0) {
         core_snapshot_free(s);
@@ -363,6 +368,7 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
                       "proxy.config.http.server_ports changed: takes effect at the next start");
     core_log_errs(err);
     if (!s) {
+        tls_certcache_abort(certcache);
         core_stat_inc(stat_reload_failures);
         core_log_error("reload failed with %d errors: the current configuration keeps serving",
                        err->errors);
@@ -373,10 +379,17 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
     uint64_t gen = core_snapshot_publish(s);
     tls_config_apply(tc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    struct tls_certcache_stats cs = tls_certcache_stats(certcache);
+    tls_certcache_commit(certcache);
     core_stat_inc(stat_reloads);
-    core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms",
+    // The main thread's CPU time beside the wall time: on a busy machine the two differ.
+    core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms "
+                  "(cpu %.1f ms; files: %zu unchanged, %zu read anew)",
                   (unsigned long long)gen, ncerts,
-                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+                  (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6,
+                  cs.hits, cs.misses);
 out:
     free(nports_new);
     free(err);
@@ -562,13 +575,27 @@ int main(int argc, char **argv)
     if (!err)
         return 1;
     core_err_init(err);
+    certcache = tls_certcache_new();
+    if (!certcache) {
+        free(err);
+        return 1;
+    }
+    tls_config_set_certcache(certcache);
+    tls_certcache_begin(certcache);
     struct core_snapshot *snap = build_snapshot(o.confdir, ports, &nports, err);
     if (o.check) {
+        // What a reload checks: the snapshot, then the logging settings (debug tags regex,
+        // log directory).
+        if (snap && configure_logging(core_snapshot_records(snap), o.debug_tags, err) < 0) {
+            core_snapshot_free(snap);
+            snap = NULL;
+        }
         print_errs(err);
         core_snapshot_free(snap);
         if (snap)
             printf("tlsedge: configuration %s is valid\n", o.confdir ? o.confdir : "(embedded)");
         free(err);
+        tls_certcache_free(certcache);
         return snap ? 0 : 1;
     }
     if (snap && configure_logging(core_snapshot_records(snap), o.debug_tags, err) < 0) {
@@ -579,12 +606,16 @@ int main(int argc, char **argv)
     free(err);
     if (!snap) {
         core_log_error("configuration is invalid; not starting");
+        tls_certcache_free(certcache);
         return 1;
     }
     rcu_register_thread();
     core_snapshot_publish(snap);
     tls_config_apply(core_snapshot_part(snap, CORE_SNAP_TLS));
+    tls_certcache_commit(certcache);
     int rc = serve(snap, &o, ports, nports);
     rcu_unregister_thread();
+    tls_config_set_certcache(NULL);
+    tls_certcache_free(certcache);
     return rc;
 }

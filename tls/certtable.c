@@ -5,6 +5,7 @@
 #include "tls/certtable.h"
 
 #include "core/err.h"
+#include "tls/certcache.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -58,6 +59,7 @@ struct tls_certtable {
     size_t n_chains;
     tls_key_backend_fn backend; // keys held by a backend (URIs), or NULL: skipped
     void *backend_arg;
+    struct tls_certcache *cache; // parsed files reused between generations, or NULL (borrowed)
 };
 
 // struct loader: the context of loading one line (or one in-memory chain).
@@ -69,6 +71,7 @@ struct loader {
     tls_ctx_factory_fn factory;
     void *arg;
     struct core_err *err;
+    X509 *names_leaf; // the leaf of the line's first loaded chain (owned), for index_entry
 };
 
 // struct chain_src: where one chain's PEM comes from: files (paths) or memory (pem, len).
@@ -350,11 +353,13 @@ static int index_leaf_names(struct loader *ld, struct tls_cert_entry *e, X509 *l
 
 // index_entry indexes e (already kept by the table) under its names, its dest_ip and as the
 // default. As ATS documents for ssl_cert_name lists, the first chain's certificate supplies the
-// names (the chains of one line are meant to carry the same names). Returns 0 or -ENOMEM.
+// names (the chains of one line are meant to carry the same names). That leaf is the one loaded
+// (ld->names_leaf), not SSL_CTX_get0_certificate(), which would parse it again from the context's
+// DER copy and keep that copy for the context's life. Returns 0 or -ENOMEM.
 static int index_entry(struct loader *ld, struct tls_cert_entry *e)
 {
     const struct tls_multicert_line *o = ld->opts;
-    X509 *leaf = e->n_chains > 0 ? SSL_CTX_get0_certificate(e->chain[0].ctx) : NULL;
+    X509 *leaf = e->n_chains > 0 ? ld->names_leaf : NULL;
     int rc = leaf ? index_leaf_names(ld, e, leaf) : 0;
     if (rc < 0)
         return rc;
@@ -394,19 +399,16 @@ static BIO *src_open(const char *path, const char *pem, size_t len)
     return BIO_new_mem_buf(pem, (int)len);
 }
 
-// read_certs reads every certificate of the source into *leaf (the first, when leaf is not NULL)
-// and extra (the rest). what names the source in reports. Returns 0 or -EINVAL after reporting.
-static int read_certs(struct loader *ld, const char *what, BIO *bio, X509 **leaf,
-                      STACK_OF(X509) * extra)
+// read_certs reads every certificate of bio into out. what names the source in reports.
+// Returns 0 or -EINVAL after reporting.
+static int read_certs(struct loader *ld, const char *what, BIO *bio, STACK_OF(X509) * out)
 {
     int n = 0;
     for (;; n++) {
         X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
         if (!x)
             break;
-        if (n == 0 && leaf) {
-            *leaf = x;
-        } else if (!sk_X509_push(extra, x)) {
+        if (!sk_X509_push(out, x)) {
             X509_free(x);
             report(ld, "%s: out of memory", what);
             return -EINVAL;
@@ -418,33 +420,173 @@ static int read_certs(struct loader *ld, const char *what, BIO *bio, X509 **leaf
         ERR_clear_error();
         return 0;
     }
-    report(ld, "%s: %s", what, n == 0 && at_end ? "no PEM certificate found" : bssl_reason());
+    report(ld, "cannot parse certificate file '%s': %s", what,
+           n == 0 && at_end ? "no PEM certificate found" : bssl_reason());
     ERR_clear_error();
     return -EINVAL;
+}
+
+// certs_ref returns a new stack holding a new reference to each certificate of src, or NULL.
+static STACK_OF(X509) * certs_ref(STACK_OF(X509) * src)
+{
+    STACK_OF(X509) *out = sk_X509_new_null();
+    for (size_t i = 0; out && i < sk_X509_num(src); i++) {
+        X509 *x = sk_X509_value(src, i);
+        X509_up_ref(x);
+        if (!sk_X509_push(out, x)) {
+            X509_free(x);
+            sk_X509_pop_free(out, X509_free);
+            out = NULL;
+        }
+    }
+    return out;
+}
+
+// parse_certs parses the certificates of the len bytes at data into a new stack (*out).
+static int parse_certs(struct loader *ld, const char *what, const char *data, size_t len,
+                       STACK_OF(X509) * *out)
+{
+    BIO *bio = src_open(NULL, data, len);
+    *out = sk_X509_new_null();
+    int rc = bio && *out ? read_certs(ld, what, bio, *out) : -ENOMEM;
+    if (rc == -ENOMEM)
+        report(ld, "%s: out of memory", what);
+    BIO_free(bio);
+    if (rc < 0) {
+        sk_X509_pop_free(*out, X509_free);
+        *out = NULL;
+    }
+    return rc;
+}
+
+// cached_certs returns in *out (a new stack of new references) the certificates of the file at
+// path, from the cache when the file is unchanged, else parsed and then cached. kind names the
+// file in reports ("certificate", "ssl_ca_name").
+static int cached_certs(struct loader *ld, const char *kind, const char *path,
+                        STACK_OF(X509) * *out)
+{
+    struct tls_certcache_file *f = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = tls_certcache_read(ld->t->cache, path, &f, &data, &len);
+    if (rc < 0) {
+        report(ld, "cannot read %s file '%s': %s", kind, path, strerror(-rc));
+        return -EINVAL;
+    }
+    STACK_OF(X509) *certs = tls_certcache_file_certs(f);
+    if (!certs && (rc = parse_certs(ld, path, data, len, &certs)) == 0)
+        tls_certcache_file_set_certs(f, certs);
+    tls_certcache_data_free(data, len);
+    if (rc < 0)
+        return rc;
+    if (!(*out = certs_ref(certs))) {
+        report(ld, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+// source_certs returns in *out (a new stack) the certificates of the file at path, or of the len
+// bytes at pem when path is NULL. Returns 0, -EINVAL or -ENOMEM after reporting.
+static int source_certs(struct loader *ld, const char *kind, const char *path, const char *pem,
+                        size_t len, STACK_OF(X509) * *out)
+{
+    if (path && ld->t->cache)
+        return cached_certs(ld, kind, path, out);
+    if (!path)
+        return parse_certs(ld, MEMORY_FILE, pem, len, out);
+    BIO *bio = src_open(path, NULL, 0);
+    if (!bio) {
+        report(ld, "cannot read %s file '%s': %s", kind, path, strerror(errno));
+        ERR_clear_error();
+        return -EINVAL;
+    }
+    *out = sk_X509_new_null();
+    int rc = *out ? read_certs(ld, path, bio, *out) : -ENOMEM;
+    BIO_free(bio);
+    if (rc == -ENOMEM)
+        report(ld, "%s: out of memory", path);
+    if (rc < 0) {
+        sk_X509_pop_free(*out, X509_free);
+        *out = NULL;
+    }
+    return rc;
+}
+
+// take_certs moves the certificates of src (freed) into *leaf (the first, when leaf is not NULL)
+// and extra (the rest). Returns 0 or -ENOMEM after reporting.
+static int take_certs(struct loader *ld, STACK_OF(X509) * src, X509 **leaf, STACK_OF(X509) * extra)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sk_X509_num(src); i++) {
+        X509 *x = sk_X509_value(src, i);
+        sk_X509_set(src, i, NULL);
+        if (i == 0 && leaf) {
+            *leaf = x;
+        } else if (rc == 0 && !sk_X509_push(extra, x)) {
+            X509_free(x);
+            report(ld, "out of memory");
+            rc = -ENOMEM;
+        } else if (rc != 0) {
+            X509_free(x);
+        }
+    }
+    sk_X509_free(src);
+    return rc;
 }
 
 // load_certs reads the leaf and intermediates of src (then those of its ssl_ca_name).
 static int load_certs(struct loader *ld, const struct chain_src *src, X509 **leaf,
                       STACK_OF(X509) * extra)
 {
-    const char *what = src->cert_path ? src->cert_path : MEMORY_FILE;
-    BIO *bio = src_open(src->cert_path, src->cert_pem, src->cert_len);
-    if (!bio) {
-        report(ld, "cannot read certificate file '%s': %s", what, strerror(errno));
-        ERR_clear_error();
-        return -EINVAL;
-    }
-    int rc = read_certs(ld, what, bio, leaf, extra);
-    BIO_free(bio);
+    STACK_OF(X509) *certs = NULL;
+    int rc = source_certs(ld, "certificate", src->cert_path, src->cert_pem, src->cert_len, &certs);
+    if (rc == 0)
+        rc = take_certs(ld, certs, leaf, extra);
     if (rc < 0 || !src->ca_path)
         return rc;
-    if (!(bio = BIO_new_file(src->ca_path, "rb"))) {
-        report(ld, "cannot read ssl_ca_name file '%s': %s", src->ca_path, strerror(errno));
-        ERR_clear_error();
+    if ((rc = source_certs(ld, "ssl_ca_name", src->ca_path, NULL, 0, &certs)) == 0)
+        rc = take_certs(ld, certs, NULL, extra);
+    return rc;
+}
+
+// parse_key parses the first private key of bio into *pkey. Returns 0 or -EINVAL after
+// reporting (never the key's contents).
+static int parse_key(struct loader *ld, const char *what, BIO *bio, EVP_PKEY **pkey)
+{
+    *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    if (!*pkey) {
+        report(ld, "cannot parse a private key from '%s': %s", what, bssl_reason());
         return -EINVAL;
     }
-    rc = read_certs(ld, src->ca_path, bio, NULL, extra);
-    BIO_free(bio);
+    ERR_clear_error(); // PEM blocks skipped before the key leave errors behind
+    return 0;
+}
+
+// cached_key returns in *pkey (a new reference) the key of the file at path, from the cache when
+// the file is unchanged, else parsed and then cached.
+static int cached_key(struct loader *ld, const char *path, EVP_PKEY **pkey)
+{
+    struct tls_certcache_file *f = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = tls_certcache_read(ld->t->cache, path, &f, &data, &len);
+    if (rc < 0) {
+        report(ld, "cannot read key file '%s': %s", path, strerror(-rc));
+        return -EINVAL;
+    }
+    EVP_PKEY *k = tls_certcache_file_key(f);
+    if (!k) {
+        BIO *bio = src_open(NULL, data, len);
+        if ((rc = parse_key(ld, path, bio, &k)) == 0)
+            tls_certcache_file_set_key(f, k);
+        BIO_free(bio);
+    }
+    tls_certcache_data_free(data, len);
+    if (rc == 0) {
+        EVP_PKEY_up_ref(k);
+        *pkey = k;
+    }
     return rc;
 }
 
@@ -470,6 +612,8 @@ static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **p
         pem = src->cert_pem;
         len = src->cert_len;
     }
+    if (path && ld->t->cache)
+        return cached_key(ld, path, pkey);
     const char *what = path ? path : MEMORY_FILE;
     BIO *bio = src_open(path, pem, len);
     if (!bio) {
@@ -477,13 +621,9 @@ static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **p
         ERR_clear_error();
         return -EINVAL;
     }
-    *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    int rc = parse_key(ld, what, bio, pkey);
     BIO_free(bio);
-    if (!*pkey) {
-        report(ld, "cannot parse a private key from '%s': %s", what, bssl_reason());
-        return -EINVAL;
-    }
-    return 0;
+    return rc;
 }
 
 // make_ctx returns a fresh SSL_CTX from the factory (or a plain one), or NULL after reporting.
@@ -516,8 +656,9 @@ static int install(struct loader *ld, const char *what, struct tls_chain *c, X50
     bool ok = SSL_CTX_use_certificate(c->ctx, leaf) == 1;
     for (size_t i = 0; ok && i < sk_X509_num(extra); i++)
         ok = SSL_CTX_add1_chain_cert(c->ctx, sk_X509_value(extra, i)) == 1;
+    // BoringSSL checks the key against the leaf here too (X509_check_private_key above gave the
+    // readable error), so no SSL_CTX_check_private_key() afterwards.
     ok = ok && SSL_CTX_use_PrivateKey(c->ctx, pkey) == 1;
-    ok = ok && SSL_CTX_check_private_key(c->ctx) == 1;
     if (!ok) {
         report(ld, "certificate '%s': cannot install the chain: %s", what, bssl_reason());
         return -EINVAL;
@@ -577,9 +718,11 @@ static int set_expiry(struct loader *ld, const char *what, struct tls_chain *c, 
     return 0;
 }
 
-// chain_load loads the chain described by src into c. Returns 0, 1 when skipped (key URI) or
-// -EINVAL / -ENOMEM after reporting.
-static int chain_load(struct loader *ld, const struct chain_src *src, struct tls_chain *c)
+// chain_load loads the chain described by src into c; on success, when leaf_out is not NULL, it
+// hands the leaf over (owned) in *leaf_out. Returns 0, 1 when skipped (key URI) or -EINVAL /
+// -ENOMEM after reporting.
+static int chain_load(struct loader *ld, const struct chain_src *src, struct tls_chain *c,
+                      X509 **leaf_out)
 {
     const char *what = src->cert_path ? src->cert_path : MEMORY_FILE;
     X509 *leaf = NULL;
@@ -610,6 +753,9 @@ out:
     if (rc != 0) {
         SSL_CTX_free(c->ctx);
         c->ctx = NULL;
+    } else if (leaf_out) {
+        *leaf_out = leaf;
+        leaf = NULL;
     }
     EVP_PKEY_free(pkey);
     X509_free(leaf);
@@ -622,7 +768,7 @@ out:
 static int entry_add_chain(struct loader *ld, struct tls_cert_entry *e, const struct chain_src *src)
 {
     struct tls_chain *c = &e->chain[e->n_chains];
-    int rc = chain_load(ld, src, c);
+    int rc = chain_load(ld, src, c, e->n_chains == 0 ? &ld->names_leaf : NULL);
     if (rc != 0)
         return rc > 0 ? 0 : rc;
     e->n_chains++;
@@ -679,12 +825,24 @@ static int load_line(struct loader *ld, const struct tls_multicert_line *l)
     return entry_commit(ld, e);
 }
 
+// loader_fini frees what ld kept while loading.
+static void loader_fini(struct loader *ld)
+{
+    X509_free(ld->names_leaf);
+    ld->names_leaf = NULL;
+}
+
 // ---- public API ----
 
 void tls_certtable_set_key_backend(struct tls_certtable *t, tls_key_backend_fn fn, void *arg)
 {
     t->backend = fn;
     t->backend_arg = arg;
+}
+
+void tls_certtable_set_cache(struct tls_certtable *t, struct tls_certcache *cache)
+{
+    t->cache = cache;
 }
 
 struct tls_certtable *tls_certtable_new(void)
@@ -705,6 +863,7 @@ int tls_certtable_add_multicert(struct tls_certtable *t, const struct tls_multic
                             .arg = arg,
                             .err = err};
         int rc = load_line(&ld, &m->lines[i]);
+        loader_fini(&ld);
         if (rc == -ENOMEM)
             return rc;
         if (rc < 0)
@@ -734,11 +893,12 @@ int tls_certtable_add_pem(struct tls_certtable *t, const struct tls_multicert_li
     }
     e->tunnel = false; // a chain is being loaded: this entry serves it
     int rc = entry_add_chain(&ld, e, &src);
-    if (rc < 0) {
+    if (rc < 0)
         entry_free(e);
-        return rc;
-    }
-    return entry_commit(&ld, e);
+    else
+        rc = entry_commit(&ld, e);
+    loader_fini(&ld);
+    return rc;
 }
 
 const struct tls_cert_entry *tls_certtable_lookup(const struct tls_certtable *t, const char *sni,

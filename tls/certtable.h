@@ -43,6 +43,7 @@
 #include <time.h>
 
 struct core_err;
+struct tls_certcache;
 struct tls_certtable;
 
 // struct tls_chain: one certificate chain and its key, ready to serve. Owned by its entry.
@@ -87,6 +88,14 @@ struct tls_certtable *tls_certtable_new(void);
 // tls_certtable_set_key_backend makes t hand key URIs (pkcs11:, keyless:) to fn(arg, ...) instead
 // of skipping their chains with a warning. Call before adding lines. Main thread.
 void tls_certtable_set_key_backend(struct tls_certtable *t, tls_key_backend_fn fn, void *arg);
+
+// tls_certtable_set_cache makes t read certificate and key files through cache (see
+// tls/certcache.h): a file whose path, size, mtime and contents are unchanged since an earlier
+// build is not parsed again, its certificates and key are shared with that build's chains; every
+// chain still gets a fresh SSL_CTX from the factory. cache stays the caller's and must outlive
+// the loading calls (not the table). NULL (the default) reads every file afresh. Call before
+// adding lines. Main thread.
+void tls_certtable_set_cache(struct tls_certtable *t, struct tls_certcache *cache);
 
 // tls_certtable_add_multicert loads every line of m into t, in order. For each chain of a line it
 // gets a fresh SSL_CTX from factory (NULL: SSL_CTX_new(TLS_method())), reads the certificate file

@@ -37,6 +37,14 @@
 
 struct tls_stat_ids tls_stats;
 
+// The main thread's cache of parsed certificate files (tls_config_set_certcache), or NULL.
+static struct tls_certcache *certcache;
+
+void tls_config_set_certcache(struct tls_certcache *cache)
+{
+    certcache = cache;
+}
+
 // TLS 1.2 suites: forward-secret AEAD only. BoringSSL fixes the TLS 1.3 suites itself
 // (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305, ordered by the CPU's AES support).
 #define DEFAULT_CIPHERS                                                                            \
@@ -406,6 +414,7 @@ static int load_multicert(const struct core_records *rec, const char *confdir, b
     }
     fa->file = file;
     tls_certtable_set_key_backend(c->certs, backend_key, (void *)rec);
+    tls_certtable_set_cache(c->certs, certcache);
     rc = tls_certtable_add_multicert(c->certs, m, make_ctx, fa, err);
     tls_multicert_free(m);
     if (rc == 0 && need_certs && tls_certtable_count(c->certs) == 0) {

@@ -13,6 +13,7 @@
 
 struct core_err;
 struct core_records;
+struct tls_certcache;
 struct tls_certtable;
 struct tls_origin_config;
 struct tls_sni_config;
@@ -49,6 +50,12 @@ int tls_config_declare(struct core_records *rec);
 // an error). Returns NULL when anything failed, with every problem in err. Main thread.
 struct tls_config *tls_config_build(const struct core_records *rec, const char *confdir,
                                     bool need_certs, struct core_err *err);
+
+// tls_config_set_certcache makes every later tls_config_build read ssl_multicert.config's
+// certificate and key files through cache (tls/certcache.h), so unchanged files are not parsed
+// again; NULL (the default) parses every file. The caller keeps cache (and begins, commits or
+// aborts its builds). Main thread.
+void tls_config_set_certcache(struct tls_certcache *cache);
 
 // tls_config_apply makes the process-wide parts follow c once it is published: the ticket key
 // rotation interval and the session cache's size and timeout. Main thread.
