@@ -44,7 +44,21 @@ TOOL_DIRS := $(patsubst tests/tools/%/,%,$(sort $(dir $(wildcard tests/tools/*/*
 TOOL_DIR_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(TOOL_DIRS:%=tests/tools/%/*.c)))
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(TOOL_DIRS:%=$(BUILD)/tools/%)
 
-.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format
+# Fuzz targets (tests/fuzz/README.md): tests/fuzz/fuzz_NAME.c, each linked with libFuzzer
+# (`make fuzz`) and with tests/fuzz/replay.c ($(BUILD)/fuzz-replay/NAME, replayed by `make test`).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+FUZZ_CORPUS := $(BUILD)/fuzz-corpus
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+# FUZZ_ENGINE=libfuzzer (set by `make fuzz` for its sub-make): every object gets libFuzzer's
+# coverage instrumentation.
+ifeq ($(FUZZ_ENGINE),libfuzzer)
+SANFLAGS += -fsanitize=fuzzer-no-link
+endif
+
+.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format \
+	fuzz fuzz-smoke fuzz-replay fuzz-targets
 all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
 
 # Every object may include BoringSSL's headers: they wait for the BoringSSL build.
@@ -89,6 +103,38 @@ endef
 $(foreach t,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(t))))
 
 tools: $(TOOLS)
+
+# Seed corpora, made at build time (real ClientHellos and curl requests captured on loopback).
+$(FUZZ_CORPUS)/.stamp: tests/fuzz/mkcorpus.sh tests/fixtures/capture_clienthello.sh \
+		$(BUILD)/tools/capture_listener $(BUILD)/tlsedge
+	@CAPTURE_LISTENER=$(abspath $(BUILD)/tools/capture_listener) \
+	 TLSEDGE=$(abspath $(BUILD)/tlsedge) sh tests/fuzz/mkcorpus.sh $(FUZZ_CORPUS)
+	@touch $@
+
+# Replay drivers: the project's compiler (and SAN), no libFuzzer; tests/integration/08-fuzz-replay.sh
+# runs them over the corpora and tests/fuzz/regress/.
+$(FUZZ_REPLAY): $(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-replay: $(FUZZ_REPLAY) $(FUZZ_CORPUS)/.stamp
+
+# libFuzzer targets: clang-14 with ASan + UBSan, objects included, into build/fuzz/ (the
+# Debian packages in FUZZ_DEB_PACKAGES, config.mk, are installed first).
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-%)
+$(FUZZ_BINS): $(BUILD)/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB_OBJ)
+	$(CC) $(SANFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-targets: $(FUZZ_BINS) $(FUZZ_CORPUS)/.stamp
+
+fuzz: deps
+	@sh tests/fixtures/deps.sh $(FUZZ_DEB_PACKAGES)
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) SAN=address,undefined \
+	   FUZZ_ENGINE=libfuzzer fuzz-targets
+
+# Each target for FUZZ_SECONDS (default 60), one after the other; see tests/fuzz/smoke.sh.
+fuzz-smoke: fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh build/fuzz $(FUZZ_NAMES)
 
 # Debian packages, then (BORINGSSL=source) the BoringSSL build: silent when both are there.
 deps:
@@ -137,7 +183,7 @@ unit: $(BUILD)/unit-tests $(BUILD)/fixtures/.stamp
 	 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' $(BUILD)/unit.log; then \
 	   echo "unit: sanitizer reports found (see $(BUILD)/unit.log)"; rc=1; fi; exit $$rc
 
-integration: all $(BUILD)/fixtures/.stamp
+integration: all $(BUILD)/fixtures/.stamp fuzz-replay
 	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) sh tests/integration/run.sh $(TESTS)
 
 # Unit then integration; both always run so one report shows everything, and the exit
@@ -154,4 +200,4 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(KEYSERVER_OBJ:.o=.d) \
-	$(TOOL_DIR_OBJ:.o=.d)
+	$(TOOL_DIR_OBJ:.o=.d) $(FUZZ_NAMES:%=$(BUILD)/obj/tests/fuzz/fuzz_%.d) $(BUILD)/obj/tests/fuzz/replay.d

@@ -50,6 +50,9 @@ DEB_PACKAGES := build-essential android-libboringssl-dev liburcu-dev libjemalloc
 	libcriterion-dev libyaml-dev openssl curl procps iproute2 jq \
 	g++ xz-utils patch
 
+# `make fuzz` and `make fuzz-smoke` also need clang with libFuzzer and its sanitizer runtimes.
+FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev
+
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla
