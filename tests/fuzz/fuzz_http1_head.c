@@ -51,12 +51,13 @@ static void check_request(const char *buf, size_t size, int n, const struct net_
         slice_in(req->headers[i].value, n);
     }
     FUZZ_CHECK(net_http1_request_parse(buf, size, (size_t)n, &again) == n);
-    FUZZ_CHECK(net_http1_request_parse(buf, size, (size_t)n - 1, &again) ==
-               -NET_HTTP1_E_TOO_LARGE);
+    FUZZ_CHECK(net_http1_request_parse(buf, size, (size_t)n - 1, &again) == -NET_HTTP1_E_TOO_LARGE);
     check_prefixes(buf, (size_t)n, size, true, (uint32_t)n * 2654435761u + 1);
 
-    struct net_http1_proxy_opts o = {.host = "origin.test:8080", .via_name = "tlsedge",
-                                     .client_ip = "192.0.2.1", .origin_close = true};
+    struct net_http1_proxy_opts o = {.host = "origin.test:8080",
+                                     .via_name = "tlsedge",
+                                     .client_ip = "192.0.2.1",
+                                     .origin_close = true};
     int w = net_http1_request_write_proxy(buf, req, &o, out, sizeof(out));
     if (req->method == NET_HTTP1_METHOD_CONNECT) {
         FUZZ_CHECK(w == -EINVAL);
@@ -111,8 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct net_http1_request req;
     static struct net_http1_response resp;
-    static const enum net_http1_method methods[] = {
-        NET_HTTP1_METHOD_GET, NET_HTTP1_METHOD_HEAD, NET_HTTP1_METHOD_CONNECT};
+    static const enum net_http1_method methods[] = {NET_HTTP1_METHOD_GET, NET_HTTP1_METHOD_HEAD,
+                                                    NET_HTTP1_METHOD_CONNECT};
     const char *buf = (const char *)data;
 
     int n = net_http1_request_parse(buf, size, size, &req);

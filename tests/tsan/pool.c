@@ -7,9 +7,9 @@
 // limit (12) is lower than the jobs the workers want in flight (16), so refusals happen.
 // TSan checks worker -> pool -> worker hand-offs of one object; the program checks every job
 // ran on a pool thread, came back to its worker with the right result, and no slot leaked.
+#include "tls/pool.h"
 #include "core/worker.h"
 #include "tests/tsan/tsan.h"
-#include "tls/pool.h"
 
 #include <stdatomic.h>
 #include <urcu-qsbr.h>

@@ -7,8 +7,8 @@
 // TSan checks the hand-offs (creator -> mailbox -> worker -> deferred free) and the stop
 // protocol; the program checks that every object was opened, closed and freed once, on its own
 // worker, and that both stop callbacks ran.
-#include "core/timer.h"
 #include "core/worker.h"
+#include "core/timer.h"
 #include "tests/tsan/tsan.h"
 
 #include <pthread.h>
