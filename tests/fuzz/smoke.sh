@@ -28,6 +28,9 @@ for name in "$@"; do
     set -- -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$crashes/"
     [ -f "$TOP/tests/fuzz/$name.dict" ] && set -- "$@" -dict="$TOP/tests/fuzz/$name.dict"
+    # libFuzzer's default input limit (4 KiB for small seeds) would never reach the largest
+    # ClientHello the peeker accepts (TLS_CH_MAX, 16 KiB, plus record headers).
+    [ "$name" = clienthello ] && set -- "$@" -max_len=20000
     set -- "$@" "$work" "$B/fuzz-corpus/$name"
     [ -d "$TOP/tests/fuzz/regress/$name" ] && set -- "$@" "$TOP/tests/fuzz/regress/$name"
     # The time limit is libFuzzer's own; timeout(1) only catches a target that ignores it.
