@@ -28,13 +28,13 @@ ifeq ($(FUZZ_ENGINE),libfuzzer)
 SANFLAGS += -fsanitize=fuzzer-no-link
 endif
 
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fvisibility=hidden -I. \
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fvisibility=hidden -I. -Ihooks/include \
 	$(BSSL_CFLAGS) $(URCU_CFLAGS) $(SANFLAGS) -MMD -MP \
 	-DTLSEDGE_BSSL_DESC='"$(BSSL_DESC)"' $(CFLAGS)
-LDLIBS_ALL := $(BSSL_LIBS) $(URCU_LIBS) $(YAML_LIBS) $(MALLOC_LIBS) -lpthread -lm $(LDLIBS)
-LDFLAGS_ALL := $(SANFLAGS) -rdynamic $(LDFLAGS)
+LDLIBS_ALL := $(BSSL_LIBS) $(URCU_LIBS) $(YAML_LIBS) $(MALLOC_LIBS) -ldl -lpthread -lm $(LDLIBS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
-MODULES := core net tls
+MODULES := core net tls hooks
 LIB_SRC := $(filter-out core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/core/main.o
@@ -58,17 +58,54 @@ FUZZ_CORPUS := $(BUILD)/fuzz-corpus
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
 
-.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format \
-	fuzz fuzz-smoke fuzz-replay fuzz-targets
-all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench)
+.PHONY: all tlsedge deps run test unit integration tools fixtures bench clean format plugins install \
+	compat fuzz fuzz-smoke fuzz-replay fuzz-targets
+all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench) \
+	plugins
 
 # Every object may include BoringSSL's headers: they wait for the BoringSSL build.
 $(BUILD)/obj/%.o: %.c $(BSSL_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/tlsedge: $(LIB_OBJ) $(MAIN_OBJ)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+# Plugins bind to the executable: it exports the TS* API (hooks/) and the whole of BoringSSL's API
+# (every archive member, --whole-archive), and nothing else (a dynamic list; -fvisibility=hidden).
+HOOK_OBJ := $(filter $(BUILD)/obj/hooks/%,$(LIB_OBJ))
+$(BUILD)/exports.list: $(HOOK_OBJ) hooks/exports.sh $(BSSL_STAMP)
+	sh hooks/exports.sh $@ $(HOOK_OBJ) $(BSSL_ARCHIVES)
+
+$(BUILD)/tlsedge: $(LIB_OBJ) $(MAIN_OBJ) $(BUILD)/exports.list
+	$(CC) $(LDFLAGS_ALL) -Wl,--dynamic-list=$(BUILD)/exports.list -o $@ $(LIB_OBJ) $(MAIN_OBJ) \
+	  $(BSSL_EXPORT_LIBS) $(URCU_LIBS) $(YAML_LIBS) $(MALLOC_LIBS) -ldl -lpthread -lm $(LDLIBS)
+
+# Plugins: tests/plugins/NAME.c (loaded by the integration tests) and the samples
+# hooks/plugins/NAME/*.c, each built into $(BUILD)/plugins/NAME.so against hooks/include.
+PLUGIN_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fPIC -Ihooks/include \
+	$(BSSL_CFLAGS) $(SANFLAGS)
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard tests/plugins/*.c))
+SAMPLE_DIRS := $(patsubst hooks/plugins/%/,%,$(sort $(dir $(wildcard hooks/plugins/*/*.c))))
+SAMPLE_PLUGINS := $(SAMPLE_DIRS:%=$(BUILD)/plugins/%.so)
+$(BUILD)/plugins/%.so: tests/plugins/%.c hooks/include/ts/ts.h hooks/include/ts/apidefs.h $(BSSL_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -shared -o $@ $< -lpthread
+define sample_rule
+$(BUILD)/plugins/$(1).so: $(wildcard hooks/plugins/$(1)/*.c) hooks/include/ts/ts.h $(BSSL_STAMP)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(PLUGIN_CFLAGS) -shared -o $$@ $$(filter %.c,$$^)
+endef
+$(foreach p,$(SAMPLE_DIRS),$(eval $(call sample_rule,$(p))))
+plugins: $(TEST_PLUGINS) $(SAMPLE_PLUGINS)
+
+# The sample and test plugins compiled against ATS's own ts/ts.h (trafficserver-dev): the API
+# subset is source compatible. Skipped with a notice when the package cannot be installed.
+compat:
+	@sh hooks/compat.sh $(BSSL_INCDIR)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the executable, the plugin API headers (ts/ and
+# BoringSSL's openssl/) and tlsedge-plugin.pc, from which a plugin takes its build flags.
+PREFIX ?= /usr/local
+install: $(BUILD)/tlsedge
+	sh hooks/install.sh "$(DESTDIR)" "$(PREFIX)" "$(BUILD)" "$(BSSL_INCDIR)"
 
 # One Criterion binary holds every unit suite; it links the library objects, not main.
 # libcriterion pulls in OpenSSL 3's libcrypto (through libgit2 and libssh2); BoringSSL's symbols
@@ -209,7 +246,8 @@ integration: all $(BUILD)/fixtures/.stamp fuzz-replay $(TSAN_PROGS)
 # status is non-zero when either failed.
 test: deps
 	@$(MAKE) --no-print-directory all $(if $(filter thread,$(subst $(comma), ,$(SAN))),,$(BUILD)/unit-tests)
-	@rc=0; $(MAKE) --no-print-directory unit || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory compat || rc=1; \
+	 $(MAKE) --no-print-directory unit || rc=1; \
 	 $(MAKE) --no-print-directory integration || rc=1; exit $$rc
 
 format:

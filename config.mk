@@ -24,6 +24,10 @@ BSSL_CACHE_STAMP := $(BSSL_ROOT)/.stamp-$(bssl_key)
 BSSL_STAMP := build/deps/boringssl-$(bssl_key).stamp
 BSSL_CFLAGS := -isystem $(BSSL_ROOT)/include
 BSSL_LIBS := $(BSSL_ROOT)/lib/libssl.a $(BSSL_ROOT)/lib/libcrypto.a -lstdc++ -lpthread
+# tlsedge itself links every member, so that plugins find all of BoringSSL's API in it.
+BSSL_ARCHIVES := $(BSSL_ROOT)/lib/libssl.a $(BSSL_ROOT)/lib/libcrypto.a
+BSSL_EXPORT_LIBS := -Wl,--whole-archive $(BSSL_ARCHIVES) -Wl,--no-whole-archive -lstdc++ -lpthread
+BSSL_INCDIR := $(BSSL_ROOT)/include
 BSSL_DESC := Debian android-platform-external-boringssl $(BSSL_VERSION) built from source \
 	(static, no OPENSSL_SMALL)
 else ifeq ($(BORINGSSL),system)
@@ -32,6 +36,10 @@ BSSL_LIBDIR := /usr/lib/x86_64-linux-gnu/android
 BSSL_STAMP :=
 BSSL_CFLAGS := -isystem $(BSSL_INC)
 BSSL_LIBS := -L$(BSSL_LIBDIR) -Wl,-rpath,$(BSSL_LIBDIR) -lssl -lcrypto
+# Shared: plugins bind to the same libssl/libcrypto through the dynamic linker.
+BSSL_ARCHIVES :=
+BSSL_EXPORT_LIBS := $(BSSL_LIBS)
+BSSL_INCDIR := $(BSSL_INC)
 BSSL_DESC := system android-libboringssl ($(BSSL_LIBDIR), OPENSSL_SMALL)
 else
 $(error BORINGSSL must be source or system, not '$(BORINGSSL)')

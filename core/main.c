@@ -10,6 +10,7 @@
 #include "core/snapshot.h"
 #include "core/stats.h"
 #include "core/worker.h"
+#include "hooks/hook.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/ports.h"
@@ -17,11 +18,15 @@
 #include "net/resolve.h"
 #include "tls/certtable.h"
 #include "tls/config.h"
+#include "tls/origin.h"
 #include "tls/pool.h"
+#include "tls/sesscache.h"
+#include "tls/tickets.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +146,8 @@ static struct core_records *declare_all(void)
         rc = tls_config_declare(rec);
     if (rc == 0)
         rc = net_http_config_declare(rec);
+    if (rc == 0)
+        rc = hook_config_declare(rec);
     if (rc < 0) {
         core_records_free(rec);
         return NULL;
@@ -362,6 +369,7 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
     const struct tls_config *tc = core_snapshot_part(s, CORE_SNAP_TLS);
     size_t ncerts = tls_certtable_count(tc->certs);
     uint64_t gen = core_snapshot_publish(s);
+    tls_config_apply(tc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     core_stat_inc(stat_reloads);
     core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms",
@@ -372,19 +380,41 @@ out:
     free(err);
 }
 
+// The process ticket key block's rotation is due (tls/tickets.h).
+static void rotate_ticket_keys(void)
+{
+    if (tls_tickets_rotate() < 0)
+        core_log_error("ticket key rotation: out of memory; the current keys stay");
+    else
+        core_log_note("ticket keys rotated: new tickets use a new key, the two previous keys "
+                      "still resume");
+}
+
 // Waits on the signalfd until a stop signal; the main thread is offline for RCU meanwhile.
 static void signal_loop(int sfd, const struct options *o, const struct net_port *ports,
                         size_t nports)
 {
     for (;;) {
         struct signalfd_siginfo si;
+        struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
+                              {.fd = tls_tickets_wake_fd(), .events = POLLIN}};
+        int64_t due = tls_tickets_due_ms();
         rcu_thread_offline();
-        ssize_t n = read(sfd, &si, sizeof(si));
+        int pr = poll(p, 2, due < 0 ? -1 : due > INT32_MAX ? INT32_MAX : (int)due);
+        bool sig = pr > 0 && (p[0].revents & POLLIN);
+        ssize_t n = sig ? read(sfd, &si, sizeof(si)) : 0;
         rcu_thread_online();
-        if (n != sizeof(si)) {
-            if (n < 0 && errno == EINTR)
+        if (pr > 0 && (p[1].revents & POLLIN) && tls_tickets_apply_offered() > 0)
+            core_log_note("ticket keys replaced by a plugin (TSSslTicketKeyUpdate); automatic "
+                          "rotation stops");
+        if (pr == 0)
+            rotate_ticket_keys();
+        if (pr == 0 || (pr > 0 && !sig))
+            continue;
+        if (pr < 0 || n != sizeof(si)) {
+            if ((pr < 0 || n < 0) && errno == EINTR)
                 continue;
-            core_log_error("signalfd: %s", n < 0 ? strerror(errno) : "short read");
+            core_log_error("signalfd: %s", pr < 0 || n < 0 ? strerror(errno) : "short read");
             return;
         }
         switch (si.ssi_signo) {
@@ -456,7 +486,23 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
     uint64_t stop_ms =
         (uint64_t)core_records_get_int(rec, "proxy.config.stop.shutdown_timeout") * 1000;
     rt.workers = core_workers_new(nw, pin, "w");
-    if (!rt.workers || core_workers_start(rt.workers, worker_init, worker_stop, &rt) < 0) {
+    // Plugins load before the workers start: their TSPluginInit adds hooks and may schedule.
+    int64_t task_threads = core_records_get_int(rec, "proxy.config.task_threads");
+    if (!rt.workers || hook_runtime_start(rt.workers, task_threads > 64 ? 64 : (int)task_threads) < 0 ||
+        hook_plugins_load(o->confdir, rec, &err) < 0) {
+        core_log_errs(&err);
+        if (core_records_get_str(rec, "proxy.config.log.logfile_dir")[0])
+            print_errs(&err);
+        core_log_error("plugins could not be loaded; not starting");
+        rcu_thread_offline(); // undo in reverse: task threads, workers, pool, listeners
+        hook_runtime_stop();
+        core_workers_free(rt.workers);
+        tls_pool_stop();
+        rcu_thread_online();
+        net_listeners_free(rt.listeners);
+        return 1;
+    }
+    if (core_workers_start(rt.workers, worker_init, worker_stop, &rt) < 0) {
         core_log_error("cannot start %d workers: %s", nw, strerror(errno));
         return 1;
     }
@@ -476,9 +522,13 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
     core_workers_free(rt.workers);
     rcu_thread_offline();
     tls_pool_stop(); // after the workers: their key operations may still be on it
+    hook_runtime_stop();
     rcu_thread_online();
     net_listeners_free(rt.listeners);
     core_snapshot_shutdown();
+    tls_tickets_stop();
+    tls_sesscache_process_free();
+    tls_origin_sessions_free();
     close(sfd);
     core_log_note("stopped");
     return 0;
@@ -494,6 +544,7 @@ int main(int argc, char **argv)
     CRYPTO_library_init();
     tls_stats_register();
     net_http_stats_register();
+    hook_stats_register();
     stat_reloads = core_stat_register("proxy.process.tlsedge.reloads");
     stat_reload_failures = core_stat_register("proxy.process.tlsedge.reload_failures");
     struct core_err *err = calloc(1, sizeof(*err));
@@ -523,6 +574,7 @@ int main(int argc, char **argv)
     }
     rcu_register_thread();
     core_snapshot_publish(snap);
+    tls_config_apply(core_snapshot_part(snap, CORE_SNAP_TLS));
     int rc = serve(snap, &o, ports, nports);
     rcu_unregister_thread();
     return rc;

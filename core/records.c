@@ -640,3 +640,17 @@ int core_records_write(const struct core_records *r, FILE *out)
     }
     return fflush(out) == 0 && !ferror(out) ? 0 : -EIO;
 }
+
+int core_records_format(const struct core_records *r, const char *name, char *buf, size_t len)
+{
+    const struct rec *rec = rec_get(r, span_of(name));
+    if (!rec)
+        return -ENOENT;
+    if (rec->type == CORE_REC_INT)
+        snprintf(buf, len, "%" PRId64, rec->i);
+    else if (rec->type == CORE_REC_FLOAT)
+        float_format(rec->f, buf, len);
+    else
+        snprintf(buf, len, "%s", rec->s);
+    return 0;
+}

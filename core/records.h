@@ -110,6 +110,12 @@ double core_records_get_float(const struct core_records *r, const char *name);
 // Aborts (CORE_ASSERT) when name is not declared as STRING. Any thread once r is built.
 const char *core_records_get_str(const struct core_records *r, const char *name);
 
+// core_records_format writes the value of the declared record name, whatever its type, into
+// buf (len bytes, truncated) as text: an INT in decimal, a FLOAT with the fewest digits that
+// read back, a STRING as is. Returns 0, or -ENOENT when name is not declared. Any thread once r
+// is built.
+int core_records_format(const struct core_records *r, const char *name, char *buf, size_t len);
+
 // core_records_is_set is true when the declared record name got its value from a file or from
 // core_records_set(), false when it still holds its default. Aborts (CORE_ASSERT) when name is
 // not declared. Any thread once r is built.

@@ -22,6 +22,9 @@
 #include "net/ports.h"
 #include "net/remap.h"
 #include "net/resolve.h"
+#include "tls/config.h"
+#include "tls/conn.h"
+#include "tls/origin.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -35,6 +38,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define FLOW_BUF 32768
 #define OUT_HEAD_MAX 65536
 // Rounds of the pump per event before yielding to other connections through the mailbox.
@@ -46,6 +52,7 @@ enum net_http_state {
     NET_HTTP_READ_HEAD,  // waiting for (the rest of) a request head
     NET_HTTP_RESOLVING,  // the origin's name is being looked up
     NET_HTTP_CONNECTING, // non-blocking connect to the origin in progress
+    NET_HTTP_ORIGIN_TLS, // TLS handshake with the origin in progress
     NET_HTTP_FORWARD,    // request and response streaming
     NET_HTTP_REPLY,      // sending a response tlsedge made itself
     NET_HTTP_DONE,       // terminal: the connection is closing
@@ -53,7 +60,8 @@ enum net_http_state {
 
 static const char *const state_names[] = {
     [NET_HTTP_READ_HEAD] = "READ_HEAD", [NET_HTTP_RESOLVING] = "RESOLVING",
-    [NET_HTTP_CONNECTING] = "CONNECTING", [NET_HTTP_FORWARD] = "FORWARD",
+    [NET_HTTP_CONNECTING] = "CONNECTING", [NET_HTTP_ORIGIN_TLS] = "ORIGIN_TLS",
+    [NET_HTTP_FORWARD] = "FORWARD",
     [NET_HTTP_REPLY] = "REPLY",         [NET_HTTP_DONE] = "DONE",
 };
 
@@ -62,7 +70,9 @@ static const unsigned allowed[] = {
     [NET_HTTP_READ_HEAD] = B(NET_HTTP_RESOLVING) | B(NET_HTTP_CONNECTING) | B(NET_HTTP_REPLY) |
                            B(NET_HTTP_DONE) | B(NET_HTTP_READ_HEAD),
     [NET_HTTP_RESOLVING] = B(NET_HTTP_CONNECTING) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
-    [NET_HTTP_CONNECTING] = B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
+    [NET_HTTP_CONNECTING] =
+        B(NET_HTTP_ORIGIN_TLS) | B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
+    [NET_HTTP_ORIGIN_TLS] = B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
     [NET_HTTP_FORWARD] = B(NET_HTTP_READ_HEAD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
     [NET_HTTP_REPLY] = B(NET_HTTP_READ_HEAD) | B(NET_HTTP_DONE),
     [NET_HTTP_DONE] = 0,
@@ -102,6 +112,9 @@ struct net_http {
     bool resume_pending;
     uint16_t origin_port;
     char origin_host[256];
+    SSL *ossl;            // TLS to the origin, or NULL for plain TCP
+    bool origin_tls;      // the route asks for TLS
+    char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
 };
 
 // Per-thread scratch space for one request at a time: head rewriting and parsing happen inside
@@ -304,6 +317,12 @@ static void origin_close(struct net_http *h)
 {
     net_resolve_cancel(h->resolve);
     h->resolve = NULL;
+    if (h->ossl) {
+        SSL_shutdown(h->ossl); // close_notify when the socket takes it; never waits
+        SSL_free(h->ossl);
+        h->ossl = NULL;
+        ERR_clear_error();
+    }
     if (h->ofd >= 0) {
         core_worker_del(h->c->w, h->ofd);
         close(h->ofd);
@@ -475,6 +494,8 @@ struct route {
     uint16_t port;
     char path[8192];
     bool pristine;
+    bool tls;              // https:// target
+    char client_host[256]; // the client's Host (name only), for the SNI policy
 };
 
 static __thread struct route scratch_route;
@@ -509,9 +530,9 @@ static int route(struct net_http *h, const struct net_http_config *cfg, const ch
     uint16_t port = req->port > 0 ? (uint16_t)req->port : (tls ? 443 : 80);
     const struct net_remap_target *t =
         net_remap_lookup(cfg->remap, tls, host, port, path, r->path, sizeof(r->path));
+    snprintf(r->client_host, sizeof(r->client_host), "%s", host);
     if (t) {
-        if (t->tls)
-            return 501; // TODO(#10): TLS to origins
+        r->tls = t->tls;
         snprintf(r->host, sizeof(r->host), "%s", t->host);
         r->port = t->port;
         r->pristine = cfg->pristine_host;
@@ -526,8 +547,7 @@ static int route(struct net_http *h, const struct net_http_config *cfg, const ch
     if (net_remap_parse_absolute(buf + req->target.off, req->target.len, &abs_tls, r->host,
                                  sizeof(r->host), &r->port, &apath) < 0)
         return 400;
-    if (abs_tls)
-        return 501; // TODO(#10): TLS to origins
+    r->tls = abs_tls;
     snprintf(r->path, sizeof(r->path), "%s", path);
     r->pristine = true; // a forward proxy sends the URI's own host
     return 0;
@@ -560,6 +580,27 @@ static int write_origin_head(struct net_http *h, const char *buf,
     if (n > 0)
         n = buf_append(&h->req.out, out, (size_t)n);
     return n < 0 ? n : 0;
+}
+
+// Picks the name sent to a TLS origin as SNI and verified against its certificate, per
+// proxy.config.ssl.client.sni_policy: the Host sent to the origin (the client's with
+// pristine_host_hdr, else the remap target's), the client's own SNI, or the remap target. An IP
+// literal sends no SNI and is verified against the certificate's IP addresses.
+static void choose_sni(struct net_http *h, const struct route *r)
+{
+    h->origin_tls = r->tls;
+    h->origin_sni[0] = '\0';
+    if (!r->tls)
+        return;
+    const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
+    enum tls_sni_policy pol = tc && tc->origin ? tc->origin->sni_policy : TLS_SNI_HOST;
+    const char *client_sni = h->c->tls ? tls_conn_sni(h->c->tls) : NULL;
+    const char *name = r->host;
+    if (pol == TLS_SNI_SERVER_NAME && client_sni)
+        name = client_sni;
+    else if (pol != TLS_SNI_REMAP && r->pristine && r->client_host[0])
+        name = r->client_host;
+    snprintf(h->origin_sni, sizeof(h->origin_sni), "%s", name);
 }
 
 static void handle_request(struct net_http *h, const struct net_http_config *cfg,
@@ -604,6 +645,7 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
         reply(h, status, status == 404 ? "Not Found: no remap rule for this host\n" : NULL,
               status >= 500);
     } else {
+        choose_sni(h, r);
         start_origin(h, r->host, r->port);
     }
 }
@@ -686,9 +728,35 @@ static ssize_t client_write(void *ctx, void *buf, size_t len)
     return net_conn_write(ctx, buf, len);
 }
 
+// Maps an SSL_read/SSL_write result to the read(2)/send(2) convention of the flows: bytes, 0 at
+// the end of the stream (close_notify, or a TCP close the origin made without one), -EAGAIN.
+static ssize_t origin_ssl_result(struct net_http *h, int n)
+{
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(h->ossl, n);
+    int sys = errno;
+    ERR_clear_error();
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        return -EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        return n == 0 ? 0 : -(sys ? sys : EIO);
+    default:
+        return -EPROTO;
+    }
+}
+
 static ssize_t origin_read(void *ctx, void *buf, size_t len)
 {
     struct net_http *h = ctx;
+    if (h->ossl) {
+        ERR_clear_error();
+        return origin_ssl_result(h, SSL_read(h->ossl, buf, len > INT_MAX ? INT_MAX : (int)len));
+    }
     ssize_t n = read(h->ofd, buf, len);
     return n >= 0 ? n : -errno;
 }
@@ -696,6 +764,10 @@ static ssize_t origin_read(void *ctx, void *buf, size_t len)
 static ssize_t origin_write(void *ctx, void *buf, size_t len)
 {
     struct net_http *h = ctx;
+    if (h->ossl) {
+        ERR_clear_error();
+        return origin_ssl_result(h, SSL_write(h->ossl, buf, len > INT_MAX ? INT_MAX : (int)len));
+    }
     ssize_t n = send(h->ofd, buf, len, MSG_NOSIGNAL);
     return n >= 0 ? n : -errno;
 }
@@ -894,6 +966,31 @@ static int step_response(struct net_http *h)
     return p | (rc > 0);
 }
 
+static int step_origin_tls(struct net_http *h);
+
+// Begins TLS on the connected origin socket (peer: the address connected to).
+static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *peer)
+{
+    const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
+    const struct net_http_config *cfg = config();
+    char ip[INET6_ADDRSTRLEN] = "", key[640];
+    const void *a = peer->ss_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)peer)->sin_addr;
+    inet_ntop(peer->ss_family, a, ip, sizeof(ip));
+    const char *name = h->origin_sni[0] ? h->origin_sni : NULL;
+    if (!tc || !tc->origin ||
+        tls_origin_key(&tc->origin->global, ip, h->origin_port, name, key, sizeof(key)) < 0 ||
+        !(h->ossl = tls_origin_ssl_new(tc->origin, &tc->origin->global, name, name, key)) ||
+        !SSL_set_fd(h->ossl, h->ofd)) {
+        reply(h, 502, "Bad Gateway\n", true);
+        return 1;
+    }
+    set_state(h, NET_HTTP_ORIGIN_TLS);
+    net_conn_arm(h->c, cfg ? cfg->connect_timeout_ms : 30000);
+    return step_origin_tls(h);
+}
+
 static int step_connecting(struct net_http *h)
 {
     int err = 0;
@@ -916,7 +1013,47 @@ static int step_connecting(struct net_http *h)
         reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return 1;
     }
+    if (h->origin_tls)
+        return start_origin_tls(h, &peer);
     set_state(h, NET_HTTP_FORWARD);
+    return 1;
+}
+
+// The origin handshake: on success the request flows; a failure (verification included) is
+// 502, counted by reason and logged with the origin, the name and the client.
+static int step_origin_tls(struct net_http *h)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(h->ossl);
+    if (r != 1) {
+        int e = SSL_get_error(h->ossl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+    }
+    tls_origin_count_result(h->ossl, r == 1);
+    enum tls_verify_verdict v = tls_origin_verdict(h->ossl);
+    bool verified = v == TLS_VERDICT_OK || v == TLS_VERDICT_NONE;
+    if (r == 1 && verified) {
+        set_state(h, NET_HTTP_FORWARD);
+        return 1;
+    }
+    char peer[64];
+    net_conn_peer_text(h->c, peer, sizeof(peer));
+    if (r == 1) { // PERMISSIVE: log and go on
+        core_log_warn("origin %s:%u (%s) for client %s: certificate not verified (%s); "
+                      "connecting anyway (policy PERMISSIVE)",
+                      h->origin_host, h->origin_port, h->origin_sni, peer,
+                      tls_origin_verdict_name(v));
+        set_state(h, NET_HTTP_FORWARD);
+        return 1;
+    }
+    core_log_warn("origin %s:%u (%s) for client %s: TLS handshake failed: %s", h->origin_host,
+                  h->origin_port, h->origin_sni, peer,
+                  verified ? "handshake error" : tls_origin_verdict_name(v));
+    ERR_clear_error();
+    reply(h, 502, verified ? "Bad Gateway: TLS handshake with the origin failed\n"
+                           : "Bad Gateway: the origin's certificate was not accepted\n",
+          true);
     return 1;
 }
 
@@ -936,6 +1073,8 @@ static int step(struct net_http *h)
         return 0;
     case NET_HTTP_CONNECTING:
         return step_connecting(h);
+    case NET_HTTP_ORIGIN_TLS:
+        return step_origin_tls(h);
     case NET_HTTP_FORWARD: {
         int p = step_request(h);
         if (h->state != NET_HTTP_FORWARD)
@@ -985,6 +1124,7 @@ static void arm(struct net_http *h)
         break;
     case NET_HTTP_RESOLVING:
     case NET_HTTP_CONNECTING: // armed once on entry: a connect gets one deadline
+    case NET_HTTP_ORIGIN_TLS: // and so does the origin handshake
     case NET_HTTP_DONE:
         break;
     }
@@ -1064,6 +1204,14 @@ void net_http_on_timeout(struct net_conn *c)
         core_log_warn("origin %s:%u for client %s: connect timed out", h->origin_host,
                       h->origin_port, peer);
         reply(h, 504, "Gateway Timeout: the origin did not accept the connection in time\n",
+              true);
+        pump(h);
+        return;
+    case NET_HTTP_ORIGIN_TLS:
+        core_stat_inc(st.connect_timeout);
+        core_log_warn("origin %s:%u (%s) for client %s: TLS handshake timed out",
+                      h->origin_host, h->origin_port, h->origin_sni, peer);
+        reply(h, 504, "Gateway Timeout: the origin's TLS handshake did not finish in time\n",
               true);
         pump(h);
         return;

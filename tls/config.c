@@ -2,6 +2,7 @@
 // tls/config.c: TLS settings, SSL_CTX set-up and the certificate table of a snapshot
 // (see tls/config.h).
 #include "tls/config.h"
+#include "tls/hook.h"
 #include "core/err.h"
 #include "core/records.h"
 #include "core/stats.h"
@@ -10,7 +11,10 @@
 #include "tls/keyless.h"
 #include "tls/keyop.h"
 #include "tls/multicert.h"
+#include "tls/origin.h"
 #include "tls/selfsigned.h"
+#include "tls/sesscache.h"
+#include "tls/tickets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +56,11 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.ssl.handshake_timeout_in", CORE_REC_INT, "30"},
     {"proxy.config.ssl.server.session_ticket.enable", CORE_REC_INT, "1"},
     {"proxy.config.ssl.server.session_ticket.number", CORE_REC_INT, "2"},
+    {"proxy.config.ssl.server.ticket_key.filename", CORE_REC_STRING, ""},
+    {"proxy.config.tlsedge.ticket_key.rotation_interval", CORE_REC_INT, "3600"},
+    {"proxy.config.ssl.session_cache", CORE_REC_INT, "2"},
+    {"proxy.config.ssl.session_cache.size", CORE_REC_INT, "102400"},
+    {"proxy.config.ssl.session_cache.timeout", CORE_REC_INT, "0"},
     {"proxy.config.ssl.wire_trace_enabled", CORE_REC_INT, "0"},
     {"proxy.config.ssl.wire_trace_addr", CORE_REC_STRING, ""},
     {"proxy.config.ssl.wire_trace_server_name", CORE_REC_STRING, ""},
@@ -64,7 +73,8 @@ static const struct core_rec_decl records[] = {
 
 int tls_config_declare(struct core_records *rec)
 {
-    return core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
+    int rc = core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
+    return rc < 0 ? rc : tls_origin_config_declare(rec);
 }
 
 void tls_stats_register(void)
@@ -90,6 +100,9 @@ void tls_stats_register(void)
     tls_stats.tls12 = core_stat_register("proxy.process.ssl.ssl_total_tlsv12");
     tls_stats.tls13 = core_stat_register("proxy.process.ssl.ssl_total_tlsv13");
     core_stat_register("proxy.process.tlsedge.keyless_connects");
+    tls_tickets_stats_register();
+    tls_sesscache_stats_register();
+    tls_origin_stats_register();
     tls_keyop_init();
 }
 
@@ -118,6 +131,63 @@ struct factory_arg {
     const struct tls_config *cfg;
     const char *file; // for error messages
 };
+
+// Tickets: on unless the line or records.config turn them off; keys from the line's
+// ticket_key_name, else the global key file, else the process block (tls/tickets.h).
+static int setup_tickets(SSL_CTX *ctx, const struct factory_arg *fa,
+                         const struct tls_multicert_line *line, struct core_err *err)
+{
+    const struct core_records *rec = fa->rec;
+    bool tickets = core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.enable");
+    if (line && line->ticket_enabled >= 0)
+        tickets = line->ticket_enabled;
+    int64_t nt = core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.number");
+    if (line && line->ticket_number >= 0)
+        nt = line->ticket_number;
+    if (!tickets) {
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(ctx, 0);
+        return 0;
+    }
+    SSL_CTX_set_num_tickets(ctx, (size_t)(nt < 0 ? 0 : nt > 16 ? 16 : nt));
+    struct tls_ticket_keys *own = NULL;
+    if (line && line->ticket_key_name) {
+        own = tls_ticket_keys_load(line->ticket_key_name, err);
+        if (!own)
+            return -EINVAL;
+    }
+    int rc = tls_tickets_attach(ctx, own ? own : fa->cfg->ticket_keys);
+    tls_ticket_keys_unref(own);
+    if (rc < 0)
+        core_err_add(err, fa->file, line ? line->line : 0, "out of memory attaching ticket keys");
+    return rc;
+}
+
+// TLS 1.2 session IDs: proxy.config.ssl.session_cache 0 off, 1 BoringSSL's cache in each
+// context, 2 the process cache shared by every context and worker (tls/sesscache.h).
+static int setup_session_cache(SSL_CTX *ctx, const struct factory_arg *fa, struct core_err *err)
+{
+    const struct core_records *rec = fa->rec;
+    int64_t timeout = core_records_get_int(rec, "proxy.config.ssl.session_cache.timeout");
+    if (timeout > 0)
+        SSL_CTX_set_timeout(ctx, (uint32_t)(timeout > 86400 * 7 ? 86400 * 7 : timeout));
+    switch (fa->cfg->session_cache) {
+    case 0:
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        return 0;
+    case 1:
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(
+            ctx, (unsigned long)core_records_get_int(rec, "proxy.config.ssl.session_cache.size"));
+        return 0;
+    default:
+        if (tls_sesscache_attach(ctx) < 0) {
+            core_err_add(err, fa->file, 0, "the session cache could not be created");
+            return -ENOMEM;
+        }
+        return 0;
+    }
+}
 
 static SSL_CTX *make_ctx(void *arg, const struct tls_multicert_line *line, struct core_err *err)
 {
@@ -154,15 +224,9 @@ static SSL_CTX *make_ctx(void *arg, const struct tls_multicert_line *line, struc
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
-    bool tickets = core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.enable");
-    if (line && line->ticket_enabled >= 0)
-        tickets = line->ticket_enabled;
-    int64_t nt = core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.number");
-    if (line && line->ticket_number >= 0)
-        nt = line->ticket_number;
-    if (!tickets)
-        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_num_tickets(ctx, tickets ? (size_t)(nt < 0 ? 0 : nt > 16 ? 16 : nt) : 0);
+    tls_hook_ctx_init(ctx); // plugin hook points (CLIENT_HELLO, SERVERNAME)
+    if (setup_tickets(ctx, fa, line, err) < 0 || setup_session_cache(ctx, fa, err) < 0)
+        goto fail;
     return ctx;
 fail:
     SSL_CTX_free(ctx);
@@ -318,6 +382,60 @@ out:
     return rc;
 }
 
+static uint32_t cache_timeout(const struct core_records *rec)
+{
+    // 0: the 300 s OpenSSL's TLS 1.2 caches use (ATS leaves 0 to the library).
+    int64_t t = core_records_get_int(rec, "proxy.config.ssl.session_cache.timeout");
+    return t > 0 ? (uint32_t)(t > 86400 * 7 ? 86400 * 7 : t) : 300;
+}
+
+// Ticket keys and the session cache: checks the settings, loads the global key file, and makes
+// the process-wide key block and session cache exist.
+static int resumption(const struct core_records *rec, const char *confdir, struct tls_config *c,
+                      struct core_err *err)
+{
+    int64_t mode = core_records_get_int(rec, "proxy.config.ssl.session_cache");
+    int64_t size = core_records_get_int(rec, "proxy.config.ssl.session_cache.size");
+    int64_t rot = core_records_get_int(rec, "proxy.config.tlsedge.ticket_key.rotation_interval");
+    if (mode < 0 || mode > 2 || size < 1 || rot < 0) {
+        core_err_add(err, "records.config", 0,
+                      mode < 0 || mode > 2 ? "proxy.config.ssl.session_cache must be 0, 1 or 2"
+                      : size < 1 ? "proxy.config.ssl.session_cache.size must be at least 1"
+                                 : "proxy.config.tlsedge.ticket_key.rotation_interval must be "
+                                   ">= 0 (0: never rotate)");
+        return -EINVAL;
+    }
+    c->session_cache = (int)mode;
+    c->ticket_rotation_s = (uint64_t)rot;
+    c->session_cache_size = (size_t)size;
+    c->session_cache_timeout_s = cache_timeout(rec);
+    // Made by the first configuration that asks for it; a reload reconfigures it only once
+    // published (tls_config_apply).
+    if (mode == 2 && !tls_sesscache_process_get0() &&
+        !tls_sesscache_process(c->session_cache_size, c->session_cache_timeout_s))
+        return -ENOMEM;
+    if (tls_tickets_start() < 0)
+        return -ENOMEM;
+    const char *kf = core_records_get_str(rec, "proxy.config.ssl.server.ticket_key.filename");
+    if (!kf[0] || !confdir)
+        return 0;
+    char *cdir = resolve(confdir, core_records_get_str(rec, "proxy.config.ssl.server.cert.path"));
+    char *path = cdir ? resolve(cdir, kf) : NULL;
+    if (path)
+        c->ticket_keys = tls_ticket_keys_load(path, err);
+    int rc = c->ticket_keys ? 0 : path ? -EINVAL : -ENOMEM;
+    free(path);
+    free(cdir);
+    return rc;
+}
+
+void tls_config_apply(const struct tls_config *c)
+{
+    tls_tickets_set_interval(c->ticket_rotation_s);
+    if (c->session_cache == 2)
+        tls_sesscache_process(c->session_cache_size, c->session_cache_timeout_s);
+}
+
 static char *opt_str(const struct core_records *rec, const char *name)
 {
     const char *v = core_records_get_str(rec, name);
@@ -345,12 +463,15 @@ struct tls_config *tls_config_build(const struct core_records *rec, const char *
                       "proxy.config.ssl.server.TLSv1_3.cipher_suites is ignored: BoringSSL "
                       "fixes the TLS 1.3 cipher suites");
     c->certs = tls_certtable_new();
-    if (!c->certs || versions(rec, c, err) < 0)
+    if (!c->certs || versions(rec, c, err) < 0 || resumption(rec, confdir, c, err) < 0)
         goto fail;
     struct factory_arg fa = {.rec = rec, .cfg = c, .file = "ssl_multicert.config"};
     int rc = confdir ? load_multicert(rec, confdir, need_certs, c, &fa, err)
                      : load_embedded(c, &fa, err);
     if (rc < 0 || core_err_failed(err))
+        goto fail;
+    c->origin = tls_origin_config_build(rec, confdir, err);
+    if (!c->origin)
         goto fail;
     return c;
 fail:
@@ -363,6 +484,8 @@ void tls_config_free(struct tls_config *c)
     if (!c)
         return;
     tls_certtable_free(c->certs);
+    tls_origin_config_free(c->origin);
+    tls_ticket_keys_unref(c->ticket_keys);
     free(c->wire_trace_addr);
     free(c->wire_trace_server_name);
     free(c);

@@ -8,6 +8,7 @@
 #include "tls/certtable.h"
 #include "tls/clienthello.h"
 #include "tls/config.h"
+#include "tls/hook.h"
 #include "tls/internal.h"
 #include "tls/keyop.h"
 
@@ -51,11 +52,15 @@ struct tls_conn {
     void *resume_arg;
     struct timespec start;
     struct sockaddr_storage local, peer;
+    struct tls_conn_hooks hooks; // plugin hook progress (tls/hook.h)
+    char *sni;                   // the ClientHello's SNI, kept for plugins; NULL without hooks
 };
 
 static BIO_METHOD *bio_method;
 
 static const char *const state_names[] = {
+    [TLS_CONN_START] = "START",
+    [TLS_CONN_HOOK_WAIT] = "HOOK_WAIT",
     [TLS_CONN_HELLO] = "HELLO",
     [TLS_CONN_HANDSHAKE] = "HANDSHAKE",
     [TLS_CONN_KEY_WAIT] = "KEY_WAIT",
@@ -66,9 +71,12 @@ static const char *const state_names[] = {
 
 // allowed[from] is the set of states reachable from `from`, as bits.
 static const unsigned allowed[] = {
+    [TLS_CONN_START] = 1u << TLS_CONN_HELLO | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
+    [TLS_CONN_HOOK_WAIT] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_HELLO] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_HANDSHAKE] = 1u << TLS_CONN_ESTABLISHED | 1u << TLS_CONN_FAILED |
-                           1u << TLS_CONN_CLOSED | 1u << TLS_CONN_KEY_WAIT,
+                           1u << TLS_CONN_CLOSED | 1u << TLS_CONN_KEY_WAIT |
+                           1u << TLS_CONN_HOOK_WAIT,
     [TLS_CONN_KEY_WAIT] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_ESTABLISHED] = 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_FAILED] = 0,
@@ -200,7 +208,7 @@ struct tls_conn *tls_conn_new(int fd, uint64_t id, const struct sockaddr *local,
         return NULL;
     c->fd = fd;
     c->id = id;
-    c->state = TLS_CONN_HELLO;
+    c->state = TLS_CONN_START;
     c->want = TLS_STEP_WANT_READ;
     size_t ll = local->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                               : sizeof(struct sockaddr_in);
@@ -243,7 +251,9 @@ void tls_conn_free(struct tls_conn *c)
         return;
     if (c->op)
         tls_keyop_orphan(c->op); // the signer may still be working on it
+    tls_hook_close(c);           // VCONN_CLOSE, after everything else on the connection
     SSL_free(c->ssl);
+    free(c->sni);
     free(c->buf);
     free(c);
 }
@@ -417,6 +427,9 @@ static enum tls_step start_ssl(struct tls_conn *c, const struct tls_config *cfg,
     SSL_set_app_data(c->ssl, c);
     SSL_set_accept_state(c->ssl);
     SSL_set_shed_handshake_config(c->ssl, 1);
+    tls_hook_ssl_init(c->ssl);
+    if (tls_hook_wanted() && ch->has_sni)
+        c->sni = strdup(ch->sni); // NULL when out of memory: plugins then see no SNI
     c->trace = should_trace(c, cfg, ch);
     if (c->trace) {
         SSL_set_msg_callback(c->ssl, trace_msg);
@@ -546,6 +559,10 @@ static enum tls_step do_handshake(struct tls_conn *c)
         set_state(c, TLS_CONN_KEY_WAIT);
         return TLS_STEP_PENDING;
     }
+    if (e == SSL_ERROR_PENDING_CERTIFICATE || e == SSL_ERROR_WANT_X509_LOOKUP) {
+        set_state(c, TLS_CONN_HOOK_WAIT); // a CLIENT_HELLO or CERT hook is outstanding
+        return TLS_STEP_PENDING;
+    }
     if (e == SSL_ERROR_WANT_READ)
         return c->want = TLS_STEP_WANT_READ;
     if (e == SSL_ERROR_WANT_WRITE)
@@ -557,6 +574,17 @@ static enum tls_step do_handshake(struct tls_conn *c)
 enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cfg)
 {
     switch (c->state) {
+    case TLS_CONN_START:
+        switch (tls_hook_gate(c, TLS_HOOK_VCONN_START)) {
+        case TLS_HOOK_WAIT:
+            return TLS_STEP_PENDING; // tls_conn_hook_done resumes
+        case TLS_HOOK_FAIL:
+            return fail(c);
+        case TLS_HOOK_GO:
+            break;
+        }
+        set_state(c, TLS_CONN_HELLO);
+        // fall through
     case TLS_CONN_HELLO: {
         enum tls_step s = read_hello(c, cfg);
         if (s != TLS_STEP_DONE)
@@ -566,7 +594,8 @@ enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cf
     case TLS_CONN_HANDSHAKE:
         return do_handshake(c);
     case TLS_CONN_KEY_WAIT:
-        return TLS_STEP_PENDING; // socket events wait until the key operation is back
+    case TLS_CONN_HOOK_WAIT:
+        return TLS_STEP_PENDING; // socket events wait until the key operation or hook is back
     case TLS_CONN_ESTABLISHED:
         return TLS_STEP_DONE;
     case TLS_CONN_FAILED:
@@ -688,4 +717,52 @@ void tls_conn_describe(const struct tls_conn *c, char *buf, size_t len)
     snprintf(buf, len, "%s %s %s %s", SSL_get_version(c->ssl),
              ciph ? SSL_CIPHER_standard_name(ciph) : "-", group ? group : "-",
              SSL_session_reused(c->ssl) ? "resumed" : "full");
+}
+
+// ---- hook points (tls/hook.h) ----
+
+struct tls_conn_hooks *tls_conn_hooks(struct tls_conn *c)
+{
+    return &c->hooks;
+}
+
+void tls_conn_hook_resume(struct tls_conn *c)
+{
+    // From START, tls_conn_handshake moves to HELLO once the VCONN_START gate says GO.
+    if (c->state == TLS_CONN_HOOK_WAIT)
+        set_state(c, TLS_CONN_HANDSHAKE);
+    else if (c->state != TLS_CONN_START)
+        return;
+    if (c->resume)
+        c->resume(c->resume_arg);
+}
+
+SSL *tls_conn_ssl(const struct tls_conn *c)
+{
+    return c->ssl;
+}
+
+int tls_conn_fd(const struct tls_conn *c)
+{
+    return c->fd;
+}
+
+uint64_t tls_conn_id(const struct tls_conn *c)
+{
+    return c->id;
+}
+
+const struct sockaddr *tls_conn_local(const struct tls_conn *c)
+{
+    return (const struct sockaddr *)&c->local;
+}
+
+const struct sockaddr *tls_conn_peer(const struct tls_conn *c)
+{
+    return (const struct sockaddr *)&c->peer;
+}
+
+const char *tls_conn_hello_sni(const struct tls_conn *c)
+{
+    return c->sni;
 }

@@ -25,9 +25,11 @@ struct tls_config;
 struct tls_conn;
 
 enum tls_conn_state {
+    TLS_CONN_START,       // VCONN_START hooks not run yet or outstanding (tls/hook.h)
     TLS_CONN_HELLO,       // reading and parsing the ClientHello
     TLS_CONN_HANDSHAKE,   // SSL_do_handshake in progress
     TLS_CONN_KEY_WAIT,    // a private-key operation runs in the handshake pool
+    TLS_CONN_HOOK_WAIT,   // a CLIENT_HELLO or CERT hook is outstanding (tls/hook.h)
     TLS_CONN_ESTABLISHED, // application data
     TLS_CONN_FAILED,      // handshake or record failure (terminal)
     TLS_CONN_CLOSED,      // close_notify sent or received (terminal)
