@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // tests/fuzz/fuzz_records.c: the records.config parser (core/records.h, core_records_parse),
-// with the names tlsedge's modules really declare (HTTP and TLS) plus core's and one FLOAT.
+// with the names tlsedge's modules really declare (HTTP, TLS, origins, plugins) plus core's and
+// one FLOAT.
 // Seeds: the embedded default as `tlsedge --write-default-config` writes it, and hand-written
 // lines of every type, suffix and error.
 //
@@ -10,6 +11,7 @@
 // for `--write-default-config`.
 #include "core/err.h"
 #include "core/records.h"
+#include "hooks/hook.h"
 #include "net/proxy.h"
 #include "tests/fuzz/fuzz.h"
 #include "tls/config.h"
@@ -36,6 +38,7 @@ static struct core_records *declared(void)
     FUZZ_CHECK(r != NULL);
     FUZZ_CHECK(net_http_config_declare(r) == 0);
     FUZZ_CHECK(tls_config_declare(r) == 0);
+    FUZZ_CHECK(hook_config_declare(r) == 0);
     FUZZ_CHECK(core_records_declare_all(r, extra, sizeof(extra) / sizeof(extra[0])) == 0);
     return r;
 }

@@ -9,6 +9,7 @@
 #    tests/fixtures/capture_clienthello.sh; plus one of them re-split into two records.
 #  - http1_head: requests `curl` sent on loopback (captured the same way: plain HTTP, direct and
 #    through a proxy, POST, chunked upload, CONNECT), plus hand-written requests and responses.
+#  - tickets: ticket key files of random bytes (not keys anyone uses), of several sizes.
 #  - http1_chunked, records, multicert, remap, ipallow, keyless_proto: the files
 #    `tlsedge --write-default-config` writes, the README's examples, ATS-style files, and bodies
 #    and frames written byte by byte.
@@ -39,7 +40,7 @@ trap 'exit 1' INT TERM
 rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-for t in clienthello http1_head http1_chunked records multicert remap ipallow keyless_proto; do
+for t in clienthello http1_head http1_chunked records multicert remap ipallow keyless_proto tickets; do
     mkdir -p "$OUT/$t"
 done
 
@@ -146,5 +147,10 @@ seed keyless_proto ping_twice "\000\000\000\052\001\002\000\000\000\000\000\001$
 seed keyless_proto reply_ok "\000\000\000\050\001\000\000\000\000\007\000\040${d32}"
 seed keyless_proto reply_errors '\000\000\000\010\001\001\000\000\000\001\000\000\000\000\000\010\001\004\000\000\000\002\000\000'
 seed keyless_proto bad_version '\000\000\000\010\002\000\000\000\000\001\000\000'
+
+# ---- tickets: ATS key files (48-byte keys) of random bytes, whole and with remainders.
+for n in 47 48 96 100 480 3077; do
+    head -c "$n" /dev/urandom >"$OUT/tickets/random_$n"
+done
 
 echo "mkcorpus: $(find "$OUT" -type f | wc -l) seeds in $OUT" >&2
