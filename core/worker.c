@@ -150,12 +150,14 @@ static void run_loop(struct core_worker *w)
         int n = epoll_wait(w->epfd, evs, EVENTS_PER_WAIT, timeout);
         rcu_thread_online();
         w->now = core_now_ms();
+        // The wheel's clock moves before the events run: a timer armed by an event callback
+        // counts from now, not from before the sleep (it would fire early by the time slept).
+        core_wheel_advance(&w->wheel, w->now);
+        run_deferred(w);
         for (int i = 0; i < n; i++) {
             struct core_event *ev = evs[i].data.ptr;
             ev->fn(ev, evs[i].events);
         }
-        run_deferred(w);
-        core_wheel_advance(&w->wheel, w->now);
         run_deferred(w);
         CORE_TSAN_QUIESCENT();
         rcu_quiescent_state();

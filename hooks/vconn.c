@@ -412,8 +412,8 @@ TSSslConnection TSVConnSslConnectionGet(TSVConn sslp)
 
 TSSslVerifyCTX TSVConnSslVerifyCTXGet(TSVConn sslp)
 {
-    // TODO(#9): client certificates; no VERIFY_CLIENT hook runs yet.
-    return NULL;
+    struct vconn *v = vconn_get(sslp, "TSVConnSslVerifyCTXGet");
+    return v ? (TSSslVerifyCTX)tls_conn_hooks(v->tls)->verify_ctx : NULL;
 }
 
 int TSVConnFdGet(TSVConn sslp)

@@ -96,6 +96,16 @@ void net_conn_close(struct net_conn *c)
     core_worker_defer(c->w, &c->free_msg);
 }
 
+void net_conn_shutdown_write(struct net_conn *c)
+{
+    if (c->state == NET_CONN_CLOSED)
+        return;
+    if (c->tls)
+        tls_conn_shutdown(c->tls);
+    else
+        shutdown(c->fd, SHUT_WR);
+}
+
 void net_conn_arm(struct net_conn *c, uint64_t ms)
 {
     if (ms == 0)
@@ -138,6 +148,25 @@ static void start_http(struct net_conn *c)
         net_conn_close(c);
 }
 
+// Relays the connection to a route instead of the HTTP stage: blind (no TLS here: the buffered
+// ClientHello goes first, then raw bytes both ways) or forward (the decrypted bytes as they are).
+static void start_route(struct net_conn *c, bool blind)
+{
+    char *route = strdup(tls_conn_route(c->tls));
+    uint8_t *head = NULL;
+    size_t n = 0;
+    if (blind) {
+        n = tls_conn_take_buffered(c->tls, &head);
+        tls_conn_free(c->tls);
+        c->tls = NULL;
+    }
+    c->state = NET_CONN_HTTP;
+    net_conn_arm(c, 0);
+    if (!route || net_http_start_route(c, route, head, n) < 0)
+        net_conn_close(c);
+    free(route);
+}
+
 static void run_handshake(struct net_conn *c)
 {
     if (c->state != NET_CONN_TLS_HANDSHAKE)
@@ -149,7 +178,9 @@ static void run_handshake(struct net_conn *c)
         return;
     }
     enum tls_step s = tls_conn_handshake(c->tls, tc);
-    if (s == TLS_STEP_DONE)
+    if (s == TLS_STEP_TUNNEL || (s == TLS_STEP_DONE && tls_conn_route(c->tls)))
+        start_route(c, s == TLS_STEP_TUNNEL);
+    else if (s == TLS_STEP_DONE)
         start_http(c);
     else if (s == TLS_STEP_FAILED)
         net_conn_close(c);
@@ -256,6 +287,7 @@ void net_conn_accept(struct core_worker *w, int fd, const struct net_port *port,
         return;
     }
     tls_conn_set_resume(c->tls, on_resume, c);
+    tls_conn_set_passthrough(c->tls, port->tr_pass);
     const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
     net_conn_arm(c, tc ? tc->handshake_timeout_ms : 30000);
     // The ClientHello may already be here: the edge came before registration.

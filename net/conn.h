@@ -77,4 +77,8 @@ void net_conn_peer_text(const struct net_conn *c, char *buf, size_t len);
 // net_conn_arm arms c's timer for ms (0 disarms). Owning worker.
 void net_conn_arm(struct net_conn *c, uint64_t ms);
 
+// net_conn_shutdown_write ends c's sending direction (a TLS close_notify, or a TCP FIN) while
+// c may still read: a tunnel's half-close. Owning worker.
+void net_conn_shutdown_write(struct net_conn *c);
+
 #endif

@@ -529,6 +529,47 @@ struct net_ipallow *net_ipallow_load(const char *path, struct core_err *err)
     return a;
 }
 
+struct net_ipallow *net_ipallow_from_list(const char *list, const char *file, int line,
+                                          struct core_err *err)
+{
+    struct net_ipallow *a = calloc(1, sizeof(*a));
+    struct ipallow_build b = {.name = file, .err = err, .a = a};
+    char *copy = list ? strdup(list) : NULL;
+    if (!a || !copy || !grow((void **)&a->rule, &a->cap_rules, 0, sizeof(*a->rule))) {
+        build_report(&b, false, line, "out of memory");
+        goto fail;
+    }
+    size_t n = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        for (char *e = tok + strlen(tok); e > tok && (e[-1] == ' ' || e[-1] == '\t');)
+            *--e = '\0';
+        uint8_t lo[16] = {0}, hi[16] = {0};
+        int family = range_parse(tok, lo, hi);
+        if (family == 0) {
+            build_report(&b, false, line, "ip_allow: '%.*s' is not an address, CIDR or range",
+                         show(strlen(tok)), tok);
+            goto fail;
+        }
+        range_add(&b, family, lo, hi);
+        n++;
+    }
+    if (n == 0 || b.nomem) {
+        build_report(&b, false, line, n == 0 ? "ip_allow: no address range" : "out of memory");
+        goto fail;
+    }
+    a->rule[0] = (struct ipallow_rule){.line = line, .in = true, .allow = true, .all = true};
+    a->nrules = 1;
+    free(copy);
+    return a;
+fail:
+    free(copy);
+    net_ipallow_free(a);
+    return NULL;
+}
+
 struct net_ipallow *net_ipallow_new_loopback_only(void)
 {
     // Block style: in a YAML 1.1 flow collection, libyaml reads "::1" as a ':' indicator.

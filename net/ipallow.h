@@ -58,6 +58,14 @@ struct net_ipallow *net_ipallow_load(const char *path, struct core_err *err);
 struct net_ipallow *net_ipallow_parse(const char *text, size_t len, const char *name_for_errors,
                                       struct core_err *err);
 
+// net_ipallow_from_list builds a rule set that allows every method to clients in the ranges of
+// list, a comma-separated string of ranges in the syntax above (sni.yaml's `ip_allow`), and
+// denies everyone else. A bad or empty entry is an error naming file and line. Returns the rule
+// set, owned by the caller, or NULL after recording the problem in err (err may be NULL). Any
+// thread; in practice the main thread.
+struct net_ipallow *net_ipallow_from_list(const char *list, const char *file, int line,
+                                          struct core_err *err);
+
 // net_ipallow_new_loopback_only builds the rule set used when ip_allow.yaml is absent: clients in
 // 127.0.0.0/8 and ::1 may use every method; everyone else is denied. Returns it, owned by the
 // caller, or NULL when memory ran out.

@@ -112,6 +112,8 @@ struct net_http {
     bool resume_pending;
     uint16_t origin_port;
     char origin_host[256];
+    bool tunnel;          // CONNECT: bytes relayed both ways once the origin connected
+    bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
     SSL *ossl;            // TLS to the origin, or NULL for plain TCP
     bool origin_tls;      // the route asks for TLS
     char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
@@ -165,6 +167,7 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.http.keep_alive_no_activity_timeout_in", CORE_REC_INT, "120"},
     {"proxy.config.http.transaction_no_activity_timeout_in", CORE_REC_INT, "30"},
     {"proxy.config.http.transaction_no_activity_timeout_out", CORE_REC_INT, "30"},
+    {"proxy.config.http.connect_ports", CORE_REC_STRING, "443"},
 };
 
 int net_http_config_declare(struct core_records *rec)
@@ -186,6 +189,40 @@ static void conf_path(char *out, size_t len, const char *confdir, const char *na
         snprintf(out, len, "%s/%s", confdir, name);
 }
 
+// Reads proxy.config.http.connect_ports: space-separated ports and ranges ("443 563 8000-8100"),
+// or "*" for any port (ATS's syntax).
+static int connect_ports(const char *s, struct net_http_config *c, struct core_err *err)
+{
+    const char *name = "proxy.config.http.connect_ports";
+    c->n_connect_ports = 0;
+    for (const char *p = s; *p;) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        unsigned long lo = 1, hi = 65535;
+        char *end = NULL;
+        if (*p == '*') {
+            end = (char *)p + 1;
+        } else {
+            lo = hi = strtoul(p, &end, 10);
+            if (end > p && *end == '-')
+                hi = strtoul(end + 1, &end, 10);
+        }
+        if (end == p || lo < 1 || hi > 65535 || lo > hi ||
+            (*end && *end != ' ' && *end != ',' && *end != '\t') ||
+            c->n_connect_ports == sizeof(c->connect_ports) / sizeof(c->connect_ports[0])) {
+            core_err_add(err, "records.config", 0, "%s: '%s' is not a list of ports and ranges",
+                         name, s);
+            return -EINVAL;
+        }
+        c->connect_ports[c->n_connect_ports][0] = (uint16_t)lo;
+        c->connect_ports[c->n_connect_ports++][1] = (uint16_t)hi;
+        p = end;
+    }
+    return 0;
+}
+
 struct net_http_config *net_http_config_build(const struct core_records *rec, const char *confdir,
                                               struct core_err *err)
 {
@@ -200,6 +237,10 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
     c->keepalive_in_ms = seconds(rec, "proxy.config.http.keep_alive_no_activity_timeout_in");
     c->txn_in_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_in");
     c->txn_out_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_out");
+    if (connect_ports(core_records_get_str(rec, "proxy.config.http.connect_ports"), c, err) < 0) {
+        free(c);
+        return NULL;
+    }
     char path[PATH_MAX];
     if (confdir) {
         conf_path(path, sizeof(path), confdir,
@@ -367,6 +408,12 @@ static void reply(struct net_http *h, int status, const char *body, bool close)
 {
     char out[1024];
     origin_close(h);
+    if (h->routed) { // a routed tunnel's client speaks TLS to someone else: just close
+        CORE_DEBUG("http", "[%llu] tunnel route failed (%d)", (unsigned long long)h->c->id,
+                   status);
+        set_state(h, NET_HTTP_DONE);
+        return;
+    }
     flow_reset(&h->resp, false);
     if (h->req.body != NET_HTTP1_BODY_NONE && !h->req.body_done)
         close = true; // the rest of the request body cannot be skipped safely
@@ -603,6 +650,66 @@ static void choose_sni(struct net_http *h, const struct route *r)
     snprintf(h->origin_sni, sizeof(h->origin_sni), "%s", name);
 }
 
+// ---- CONNECT ----
+
+static bool port_allowed(const struct net_http_config *cfg, unsigned port)
+{
+    for (size_t i = 0; i < cfg->n_connect_ports; i++)
+        if (port >= cfg->connect_ports[i][0] && port <= cfg->connect_ports[i][1])
+            return true;
+    return false;
+}
+
+// CONNECT host:port (ip_allow already allowed the method for this client): a port outside
+// proxy.config.http.connect_ports is refused with 403 before anything is dialled; otherwise the
+// origin is dialled and, once connected, 200 opens a byte tunnel (see tunnel_open).
+static void start_tunnel(struct net_http *h, const struct net_http_config *cfg, const char *buf,
+                         const struct net_http1_request *req)
+{
+    char auth[300], *host = auth;
+    slice_copy(buf, req->authority, auth, sizeof(auth));
+    char *colon = strrchr(auth, ':');
+    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    if (colon)
+        *colon = '\0';
+    if (host[0] == '[' && colon && colon[-1] == ']') {
+        host++;
+        colon[-1] = '\0';
+    }
+    if (!colon || port < 1 || port > 65535 || !host[0]) {
+        core_stat_inc(st.bad_requests);
+        reply(h, 400, "Bad Request: CONNECT needs host:port\n", true);
+        return;
+    }
+    if (!port_allowed(cfg, (unsigned)port)) {
+        core_stat_inc(st.denied);
+        reply(h, 403, "Forbidden: CONNECT to this port is not allowed\n", true);
+        return;
+    }
+    h->tunnel = true;
+    h->origin_tls = false;
+    h->req.body = NET_HTTP1_BODY_TUNNEL;
+    h->req.body_done = false;
+    start_origin(h, host, (uint16_t)port);
+}
+
+// The origin accepted the tunnel's connection: 200, then opaque bytes both ways. Each direction
+// ends with a half-close passed on to the other side; the tunnel ends when both did.
+static void tunnel_open(struct net_http *h)
+{
+    static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+    if (!h->routed) {
+        buf_append(&h->resp.out, ok, sizeof(ok) - 1);
+        count_status(200);
+    }
+    h->resp_head_parsed = true;
+    h->resp_head_sent = true;
+    h->close_after = true;
+    h->resp.body = NET_HTTP1_BODY_TUNNEL;
+    h->resp.body_done = false;
+    set_state(h, NET_HTTP_FORWARD);
+}
+
 static void handle_request(struct net_http *h, const struct net_http_config *cfg,
                            const struct net_http1_request *req, size_t head_len)
 {
@@ -633,7 +740,7 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
     }
     if (req->method == NET_HTTP1_METHOD_CONNECT) {
         h->req.in.start += head_len;
-        reply(h, 501, "CONNECT is not supported yet\n", true); // TODO(#11)
+        start_tunnel(h, cfg, buf, req);
         return;
     }
     struct route *r = &scratch_route;
@@ -1015,7 +1122,10 @@ static int step_connecting(struct net_http *h)
     }
     if (h->origin_tls)
         return start_origin_tls(h, &peer);
-    set_state(h, NET_HTTP_FORWARD);
+    if (h->tunnel)
+        tunnel_open(h);
+    else
+        set_state(h, NET_HTTP_FORWARD);
     return 1;
 }
 
@@ -1057,6 +1167,49 @@ static int step_origin_tls(struct net_http *h)
     return 1;
 }
 
+// One round of a tunnel: relay what can be relayed and pass half-closes on. Returns progress.
+static int step_tunnel(struct net_http *h)
+{
+    int p = 0;
+    int rc = flow_fill(&h->req, client_read, h->c, FLOW_BUF);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc;
+    classify(&h->req);
+    rc = flow_flush(&h->req, origin_write, h);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc > 0;
+    if (h->req.eof && flow_drained(&h->req) && !h->req.body_done) {
+        h->req.body_done = true; // the client's FIN, passed on
+        shutdown(h->ofd, SHUT_WR);
+    }
+    rc = flow_fill(&h->resp, origin_read, h, FLOW_BUF);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc;
+    classify(&h->resp);
+    rc = flow_flush(&h->resp, client_write, h->c);
+    if (rc < 0) {
+        set_state(h, NET_HTTP_DONE);
+        return 1;
+    }
+    p |= rc > 0;
+    if (h->resp.eof && flow_drained(&h->resp) && !h->resp.body_done) {
+        h->resp.body_done = true; // the origin's FIN, passed on
+        net_conn_shutdown_write(h->c);
+    }
+    if (h->req.body_done && h->resp.body_done)
+        set_state(h, NET_HTTP_DONE);
+    return p;
+}
+
 static int step(struct net_http *h)
 {
     const struct net_http_config *cfg = config();
@@ -1076,6 +1229,8 @@ static int step(struct net_http *h)
     case NET_HTTP_ORIGIN_TLS:
         return step_origin_tls(h);
     case NET_HTTP_FORWARD: {
+        if (h->tunnel)
+            return step_tunnel(h);
         int p = step_request(h);
         if (h->state != NET_HTTP_FORWARD)
             return 1;
@@ -1180,6 +1335,45 @@ int net_http_start(struct net_conn *c)
     h->resume.fn = on_resume;
     c->http = h;
     arm(h);
+    pump(h);
+    return 0;
+}
+
+int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len)
+{
+    char host[256];
+    const char *colon = strrchr(route, ':');
+    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    size_t hl = colon ? (size_t)(colon - route) : 0;
+    if (hl && route[0] == '[' && route[hl - 1] == ']') {
+        route++;
+        hl -= 2;
+    }
+    if (!colon || hl == 0 || hl >= sizeof(host) || port < 1 || port > 65535) {
+        core_log_warn("[%llu] tunnel route '%s' is not host:port", (unsigned long long)c->id,
+                      route);
+        free(head);
+        return -EINVAL;
+    }
+    memcpy(host, route, hl);
+    host[hl] = '\0';
+    struct net_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        free(head);
+        return -ENOMEM;
+    }
+    h->c = c;
+    h->ofd = -1;
+    h->state = NET_HTTP_READ_HEAD;
+    h->resume.fn = on_resume;
+    h->tunnel = h->routed = true;
+    h->req.body = NET_HTTP1_BODY_TUNNEL;
+    if (head) {
+        h->req.in.data = (char *)head;
+        h->req.in.cap = h->req.in.end = len;
+    }
+    c->http = h;
+    start_origin(h, host, (uint16_t)port);
     pump(h);
     return 0;
 }

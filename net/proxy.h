@@ -31,6 +31,8 @@ struct net_http_config {
     uint64_t keepalive_in_ms;    // proxy.config.http.keep_alive_no_activity_timeout_in
     uint64_t txn_in_ms;          // proxy.config.http.transaction_no_activity_timeout_in
     uint64_t txn_out_ms;         // proxy.config.http.transaction_no_activity_timeout_out
+    uint16_t connect_ports[64][2]; // proxy.config.http.connect_ports: inclusive ranges
+    size_t n_connect_ports;        // 0: CONNECT to no port ("*" is one range 1-65535)
 };
 
 // net_http_config_declare declares the HTTP records.config names. Main thread.
@@ -52,6 +54,13 @@ void net_http_stats_register(void);
 // net_http_start begins the HTTP stage on c (after the TLS handshake on TLS ports). Returns 0 or
 // -ENOMEM. Owning worker.
 int net_http_start(struct net_conn *c);
+
+// net_http_start_route relays c to route ("host:port") as a tunnel instead of parsing HTTP:
+// the len bytes of head (taken over, may be NULL) are sent first (a blind tunnel's ClientHello),
+// then bytes flow both ways, as in a CONNECT tunnel but with no response of tlsedge's own.
+// Returns 0, -EINVAL for a route that is not host:port, or -ENOMEM (head freed either way).
+// Owning worker.
+int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len);
 
 // net_http_on_client_event runs the stage after an event on the client descriptor.
 void net_http_on_client_event(struct net_conn *c, uint32_t events);

@@ -780,6 +780,14 @@ size_t tls_certtable_count(const struct tls_certtable *t)
     return t->n_chains;
 }
 
+int tls_certtable_tunnel_line(const struct tls_certtable *t)
+{
+    for (size_t i = 0; i < t->n_entries; i++)
+        if (t->entries[i]->tunnel)
+            return t->entries[i]->line > 0 ? t->entries[i]->line : 1;
+    return 0;
+}
+
 void tls_certtable_free(struct tls_certtable *t)
 {
     if (!t)

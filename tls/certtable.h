@@ -136,6 +136,10 @@ const struct tls_cert_entry *tls_certtable_default(const struct tls_certtable *t
 // thread, inside an RCU read-side section.
 size_t tls_certtable_count(const struct tls_certtable *t);
 
+// tls_certtable_tunnel_line returns the ssl_multicert.config line of the first action=tunnel
+// entry of t, or 0 when there is none. Main thread.
+int tls_certtable_tunnel_line(const struct tls_certtable *t);
+
 // tls_certtable_free frees t, its entries and their strings, and drops the table's SSL_CTX
 // references (a handshake holding its own reference keeps its SSL_CTX alive). t may be NULL. Main
 // thread, or liburcu's call_rcu thread once no reader can see t.

@@ -13,6 +13,7 @@
 #include "tls/multicert.h"
 #include "tls/origin.h"
 #include "tls/selfsigned.h"
+#include "tls/sni.h"
 #include "tls/sesscache.h"
 #include "tls/tickets.h"
 
@@ -74,7 +75,9 @@ static const struct core_rec_decl records[] = {
 int tls_config_declare(struct core_records *rec)
 {
     int rc = core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
-    return rc < 0 ? rc : tls_origin_config_declare(rec);
+    if (rc == 0)
+        rc = tls_origin_config_declare(rec);
+    return rc < 0 ? rc : tls_sni_config_declare(rec);
 }
 
 void tls_stats_register(void)
@@ -99,6 +102,7 @@ void tls_stats_register(void)
     tls_stats.renegotiations = core_stat_register("proxy.process.tlsedge.renegotiation_refused");
     tls_stats.tls12 = core_stat_register("proxy.process.ssl.ssl_total_tlsv12");
     tls_stats.tls13 = core_stat_register("proxy.process.ssl.ssl_total_tlsv13");
+    tls_stats.sni_denied = core_stat_register("proxy.process.tlsedge.sni_ip_allow_denied");
     core_stat_register("proxy.process.tlsedge.keyless_connects");
     tls_tickets_stats_register();
     tls_sesscache_stats_register();
@@ -471,8 +475,16 @@ struct tls_config *tls_config_build(const struct core_records *rec, const char *
     if (rc < 0 || core_err_failed(err))
         goto fail;
     c->origin = tls_origin_config_build(rec, confdir, err);
-    if (!c->origin)
+    c->sni = c->origin ? tls_sni_config_build(rec, confdir, err) : NULL;
+    if (!c->origin || !c->sni)
         goto fail;
+    int tl = tls_certtable_tunnel_line(c->certs);
+    if (tl && !c->sni->default_route) {
+        core_err_add(err, "ssl_multicert.config", tl,
+                     "action=tunnel needs proxy.config.tlsedge.tunnel.default_route (host:port): "
+                     "tlsedge has no transparent mode to find the original destination");
+        goto fail;
+    }
     return c;
 fail:
     tls_config_free(c);
@@ -485,6 +497,7 @@ void tls_config_free(struct tls_config *c)
         return;
     tls_certtable_free(c->certs);
     tls_origin_config_free(c->origin);
+    tls_sni_config_free(c->sni);
     tls_ticket_keys_unref(c->ticket_keys);
     free(c->wire_trace_addr);
     free(c->wire_trace_server_name);

@@ -15,6 +15,7 @@ struct core_err;
 struct core_records;
 struct tls_certtable;
 struct tls_origin_config;
+struct tls_sni_config;
 struct tls_ticket_keys;
 
 struct tls_config {
@@ -33,6 +34,7 @@ struct tls_config {
     size_t session_cache_size;           // proxy.config.ssl.session_cache.size
     uint32_t session_cache_timeout_s;    // proxy.config.ssl.session_cache.timeout (0: 300)
     struct tls_origin_config *origin;    // TLS to origins (owned)
+    struct tls_sni_config *sni;          // sni.yaml and client certificates (owned)
 };
 
 // tls_config_declare declares TLS's records.config names with their defaults. Main thread.

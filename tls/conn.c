@@ -11,6 +11,7 @@
 #include "tls/hook.h"
 #include "tls/internal.h"
 #include "tls/keyop.h"
+#include "tls/sni.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +55,8 @@ struct tls_conn {
     struct sockaddr_storage local, peer;
     struct tls_conn_hooks hooks; // plugin hook progress (tls/hook.h)
     char *sni;                   // the ClientHello's SNI, kept for plugins; NULL without hooks
+    char *route;                 // tunnel or forward route (tls_conn_route), or NULL
+    bool passthrough;            // a tr-pass port: bytes that are not TLS become a blind tunnel
 };
 
 static BIO_METHOD *bio_method;
@@ -67,13 +70,15 @@ static const char *const state_names[] = {
     [TLS_CONN_ESTABLISHED] = "ESTABLISHED",
     [TLS_CONN_FAILED] = "FAILED",
     [TLS_CONN_CLOSED] = "CLOSED",
+    [TLS_CONN_TUNNEL] = "TUNNEL",
 };
 
 // allowed[from] is the set of states reachable from `from`, as bits.
 static const unsigned allowed[] = {
     [TLS_CONN_START] = 1u << TLS_CONN_HELLO | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_HOOK_WAIT] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
-    [TLS_CONN_HELLO] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
+    [TLS_CONN_HELLO] = 1u << TLS_CONN_HANDSHAKE | 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED |
+                       1u << TLS_CONN_TUNNEL,
     [TLS_CONN_HANDSHAKE] = 1u << TLS_CONN_ESTABLISHED | 1u << TLS_CONN_FAILED |
                            1u << TLS_CONN_CLOSED | 1u << TLS_CONN_KEY_WAIT |
                            1u << TLS_CONN_HOOK_WAIT,
@@ -81,6 +86,7 @@ static const unsigned allowed[] = {
     [TLS_CONN_ESTABLISHED] = 1u << TLS_CONN_FAILED | 1u << TLS_CONN_CLOSED,
     [TLS_CONN_FAILED] = 0,
     [TLS_CONN_CLOSED] = 1u << TLS_CONN_FAILED,
+    [TLS_CONN_TUNNEL] = 0,
 };
 
 const char *tls_conn_state_name(enum tls_conn_state s)
@@ -254,6 +260,7 @@ void tls_conn_free(struct tls_conn *c)
     tls_hook_close(c);           // VCONN_CLOSE, after everything else on the connection
     SSL_free(c->ssl);
     free(c->sni);
+    free(c->route);
     free(c->buf);
     free(c);
 }
@@ -400,9 +407,54 @@ static const struct tls_chain *pick_chain(const struct tls_cert_entry *e,
     return &e->chain[0];
 }
 
+static unsigned local_port(const struct tls_conn *c)
+{
+    return ntohs(c->local.ss_family == AF_INET6
+                     ? ((const struct sockaddr_in6 *)&c->local)->sin6_port
+                     : ((const struct sockaddr_in *)&c->local)->sin_port);
+}
+
+// Routing without termination (DESIGN section 4): an sni.yaml tunnel_route for the name, or an
+// ssl_multicert action=tunnel line for the accepting address, makes the connection a blind
+// tunnel; a forward_route is remembered for after the handshake. TLS_STEP_DONE: terminate here.
+static enum tls_step route_by_name(struct tls_conn *c, const struct tls_config *cfg,
+                                   const struct tls_clienthello *ch)
+{
+    const char *sni = ch->has_sni ? ch->sni : NULL;
+    const struct tls_sni_entry *se = tls_sni_lookup(cfg->sni, sni);
+    const struct tls_cert_entry *ae =
+        tls_certtable_lookup(cfg->certs, NULL, (const struct sockaddr *)&c->local);
+    const char *route = se && se->tunnel_route ? se->tunnel_route
+                        : se && se->forward_route ? se->forward_route
+                        : ae && ae->tunnel     ? cfg->sni->default_route
+                                               : NULL;
+    if (!route)
+        return TLS_STEP_DONE;
+    if (!tls_sni_allows(se, (const struct sockaddr *)&c->peer)) {
+        core_stat_inc(tls_stats.sni_denied);
+        raw_alert(c, SSL_AD_ACCESS_DENIED);
+        return fail(c);
+    }
+    char buf[512];
+    if (tls_sni_route_expand(route == cfg->sni->default_route ? NULL : se, route, sni,
+                             local_port(c), buf, sizeof(buf)) < 0 ||
+        !(c->route = strdup(buf)))
+        return fail(c);
+    if (se && !se->tunnel_route && se->forward_route)
+        return TLS_STEP_DONE; // terminate, then forward (tls_conn_route after the handshake)
+    CORE_DEBUG("ssl", "[%llu] blind tunnel for SNI '%s' to %s", (unsigned long long)c->id,
+               sni ? sni : "", c->route);
+    c->off = 0; // every byte read so far goes to the route
+    set_state(c, TLS_CONN_TUNNEL);
+    return TLS_STEP_TUNNEL;
+}
+
 static enum tls_step start_ssl(struct tls_conn *c, const struct tls_config *cfg,
                                const struct tls_clienthello *ch)
 {
+    enum tls_step routed = route_by_name(c, cfg, ch);
+    if (routed != TLS_STEP_DONE)
+        return routed;
     const struct tls_cert_entry *e =
         tls_certtable_lookup(cfg->certs, ch->has_sni ? ch->sni : NULL,
                              (const struct sockaddr *)&c->local);
@@ -426,6 +478,17 @@ static enum tls_step start_ssl(struct tls_conn *c, const struct tls_config *cfg,
     SSL_set_bio(c->ssl, bio, bio);
     SSL_set_app_data(c->ssl, c);
     SSL_set_accept_state(c->ssl);
+    int rc = tls_sni_apply(cfg->sni, tls_sni_lookup(cfg->sni, ch->has_sni ? ch->sni : NULL),
+                           c->ssl, (const struct sockaddr *)&c->peer);
+    if (rc < 0) {
+        if (rc == -EACCES) {
+            core_stat_inc(tls_stats.sni_denied);
+            CORE_DEBUG("ssl", "[%llu] sni.yaml ip_allow refuses this client for '%s'",
+                       (unsigned long long)c->id, ch->has_sni ? ch->sni : "");
+        }
+        raw_alert(c, rc == -EACCES ? SSL_AD_ACCESS_DENIED : SSL_AD_INTERNAL_ERROR);
+        return fail(c);
+    }
     SSL_set_shed_handshake_config(c->ssl, 1);
     tls_hook_ssl_init(c->ssl);
     if (tls_hook_wanted() && ch->has_sni)
@@ -460,6 +523,23 @@ static enum tls_step hello_outcome(struct tls_conn *c, enum tls_ch_result r)
     CORE_DEBUG("ssl", "[%llu] bad ClientHello: %s", (unsigned long long)c->id,
                tls_ch_result_name(r));
     return fail(c);
+}
+
+// A tr-pass port received bytes that are not a TLS ClientHello: relay them blind to
+// proxy.config.tlsedge.tunnel.default_route, or close when there is none.
+static enum tls_step pass_through(struct tls_conn *c, const struct tls_config *cfg)
+{
+    core_stat_inc(tls_stats.hello_not_tls);
+    if (!cfg->sni->default_route || !(c->route = strdup(cfg->sni->default_route))) {
+        CORE_DEBUG("ssl", "[%llu] tr-pass: not TLS and no default route: closed",
+                   (unsigned long long)c->id);
+        return fail(c);
+    }
+    CORE_DEBUG("ssl", "[%llu] tr-pass: not TLS, relayed to %s", (unsigned long long)c->id,
+               c->route);
+    c->off = 0;
+    set_state(c, TLS_CONN_TUNNEL);
+    return TLS_STEP_TUNNEL;
 }
 
 static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg)
@@ -502,6 +582,8 @@ static enum tls_step read_hello(struct tls_conn *c, const struct tls_config *cfg
         enum tls_ch_result r = tls_clienthello_parse(c->buf, c->len, &ch);
         if (r == TLS_CH_NEED_MORE)
             continue;
+        if (r == TLS_CH_NOT_TLS && c->passthrough)
+            return pass_through(c, cfg);
         if (r != TLS_CH_DONE)
             return hello_outcome(c, r);
         return start_ssl(c, cfg, &ch);
@@ -559,8 +641,9 @@ static enum tls_step do_handshake(struct tls_conn *c)
         set_state(c, TLS_CONN_KEY_WAIT);
         return TLS_STEP_PENDING;
     }
-    if (e == SSL_ERROR_PENDING_CERTIFICATE || e == SSL_ERROR_WANT_X509_LOOKUP) {
-        set_state(c, TLS_CONN_HOOK_WAIT); // a CLIENT_HELLO or CERT hook is outstanding
+    if (e == SSL_ERROR_PENDING_CERTIFICATE || e == SSL_ERROR_WANT_X509_LOOKUP ||
+        e == SSL_ERROR_WANT_CERTIFICATE_VERIFY) {
+        set_state(c, TLS_CONN_HOOK_WAIT); // a CLIENT_HELLO, CERT or VERIFY_CLIENT hook waits
         return TLS_STEP_PENDING;
     }
     if (e == SSL_ERROR_WANT_READ)
@@ -598,6 +681,8 @@ enum tls_step tls_conn_handshake(struct tls_conn *c, const struct tls_config *cf
         return TLS_STEP_PENDING; // socket events wait until the key operation or hook is back
     case TLS_CONN_ESTABLISHED:
         return TLS_STEP_DONE;
+    case TLS_CONN_TUNNEL:
+        return TLS_STEP_TUNNEL;
     case TLS_CONN_FAILED:
     case TLS_CONN_CLOSED:
         break;
@@ -699,6 +784,30 @@ void tls_conn_shutdown(struct tls_conn *c)
         SSL_shutdown(c->ssl);
         ERR_clear_error();
     }
+}
+
+void tls_conn_set_passthrough(struct tls_conn *c, bool on)
+{
+    c->passthrough = on;
+}
+
+const char *tls_conn_route(const struct tls_conn *c)
+{
+    return c->route;
+}
+
+size_t tls_conn_take_buffered(struct tls_conn *c, uint8_t **out)
+{
+    size_t n = c->buf && c->len > c->off ? c->len - c->off : 0;
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    if (c->off > 0)
+        memmove(c->buf, c->buf + c->off, n);
+    *out = c->buf;
+    c->buf = NULL;
+    c->off = c->len = c->cap = 0;
+    return n;
 }
 
 const char *tls_conn_sni(const struct tls_conn *c)

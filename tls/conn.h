@@ -33,6 +33,7 @@ enum tls_conn_state {
     TLS_CONN_ESTABLISHED, // application data
     TLS_CONN_FAILED,      // handshake or record failure (terminal)
     TLS_CONN_CLOSED,      // close_notify sent or received (terminal)
+    TLS_CONN_TUNNEL,      // handed over as a blind tunnel (terminal): nothing was decrypted
 };
 
 // Results of tls_conn_handshake; tls_conn_read/write return -EAGAIN and set tls_conn_want().
@@ -42,6 +43,8 @@ enum tls_step {
     TLS_STEP_WANT_WRITE, // wait until the socket is writable
     TLS_STEP_FAILED,     // give up: close the connection (an alert was sent where possible)
     TLS_STEP_PENDING,    // waiting for another thread; the resume callback will be called
+    TLS_STEP_TUNNEL,     // no TLS here: relay the connection blind to tls_conn_route(), starting
+                         // with the bytes tls_conn_take_buffered() hands over
 };
 
 // tls_resume_fn is called on the owning worker when a handshake that returned
@@ -95,6 +98,22 @@ void tls_conn_note_readable(struct tls_conn *c);
 // tls_conn_shutdown sends close_notify, best effort (never blocks), unless the peer already
 // closed (then nobody reads it).
 void tls_conn_shutdown(struct tls_conn *c);
+
+// tls_conn_set_passthrough marks c as accepted on a tr-pass port: a first flight that is not a
+// TLS ClientHello then becomes a blind tunnel to proxy.config.tlsedge.tunnel.default_route
+// (TLS_STEP_TUNNEL) instead of being refused. Before the first tls_conn_handshake.
+void tls_conn_set_passthrough(struct tls_conn *c, bool on);
+
+// tls_conn_route returns where c's bytes go instead of the HTTP stage (lent; host:port), or
+// NULL: after TLS_STEP_TUNNEL the blind tunnel's route (sni.yaml tunnel_route, or
+// proxy.config.tlsedge.tunnel.default_route for an ssl_multicert action=tunnel address); after
+// TLS_STEP_DONE an sni.yaml forward_route (the decrypted bytes are relayed as they are).
+const char *tls_conn_route(const struct tls_conn *c);
+
+// tls_conn_take_buffered hands the bytes c read but did not consume (after TLS_STEP_TUNNEL: the
+// ClientHello and whatever followed, byte for byte) to the caller, who frees *out. Returns
+// their number (0: none, *out NULL).
+size_t tls_conn_take_buffered(struct tls_conn *c, uint8_t **out);
 
 // tls_conn_sni returns the server name the client asked for (lent), or NULL.
 const char *tls_conn_sni(const struct tls_conn *c);

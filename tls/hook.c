@@ -69,7 +69,8 @@ void tls_conn_hook_done(struct tls_conn *c, enum tls_hook h, bool ok)
     CORE_DEBUG("ssl", "[%llu] %s hooks re-enabled%s", (unsigned long long)tls_conn_id(c),
                hook_names[h], ok ? "" : " with an error");
     // Non-pausing points (SERVERNAME) finish after the handshake went on: nothing to resume.
-    if (h == TLS_HOOK_VCONN_START || h == TLS_HOOK_CLIENT_HELLO || h == TLS_HOOK_CERT)
+    if (h == TLS_HOOK_VCONN_START || h == TLS_HOOK_CLIENT_HELLO || h == TLS_HOOK_CERT ||
+        h == TLS_HOOK_VERIFY_CLIENT) // VERIFY_CLIENT is RUNNING only when it pauses (async)
         tls_conn_hook_resume(c);
 }
 
@@ -81,6 +82,8 @@ void tls_hook_close(struct tls_conn *c)
     hk->progress[TLS_HOOK_VCONN_CLOSE] = TLS_HOOK_DONE;
     if (ops && (hk->state || ops->active(TLS_HOOK_VCONN_CLOSE)))
         ops->close(c);
+    X509_STORE_CTX_free(hk->verify_ctx);
+    hk->verify_ctx = NULL;
 }
 
 // ---- BoringSSL callbacks ----

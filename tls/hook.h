@@ -28,7 +28,7 @@ enum tls_hook {
     TLS_HOOK_CLIENT_HELLO,  // BoringSSL's select-certificate callback (may pause)
     TLS_HOOK_SERVERNAME,    // servername callback, only with SNI (never pauses)
     TLS_HOOK_CERT,          // cert callback (may pause; may change the certificate)
-    TLS_HOOK_VERIFY_CLIENT, // client certificate verification (TODO(#9): not wired yet)
+    TLS_HOOK_VERIFY_CLIENT, // a client certificate verified (pauses with verify_client_async)
     TLS_HOOK_VCONN_CLOSE,   // the connection is being freed (never pauses)
     TLS_HOOK_COUNT,
 };
@@ -52,6 +52,8 @@ enum tls_hook_progress {
 struct tls_conn_hooks {
     uint8_t progress[TLS_HOOK_COUNT]; // enum tls_hook_progress
     void *state;
+    X509_STORE_CTX *verify_ctx; // the client's chain as verified, for VERIFY_CLIENT hooks
+                                // (TSVConnSslVerifyCTXGet); owned, freed by tls_hook_close
 };
 
 // struct tls_hook_ops: what hooks/ provides. Every callback runs on the owning worker.

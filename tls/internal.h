@@ -23,6 +23,7 @@ struct tls_stat_ids {
     int renegotiations;     // proxy.process.tlsedge.renegotiation_refused
     int tls12;              // proxy.process.ssl.ssl_total_tlsv12
     int tls13;              // proxy.process.ssl.ssl_total_tlsv13
+    int sni_denied;         // proxy.process.tlsedge.sni_ip_allow_denied
 };
 
 extern struct tls_stat_ids tls_stats;

@@ -96,6 +96,55 @@ Test(core_worker, timers_fire_and_deferred_work_runs, .timeout = 20)
     rcu_unregister_thread();
 }
 
+// A timer armed by a message that wakes an idle worker counts from the moment it is armed, not
+// from before the worker's sleep (the wheel's clock used to move only after the events ran, so
+// such a timer fired early by up to the time slept).
+static struct core_timer late_timer;
+static struct core_msg arm_msg;
+static atomic_llong armed_at, fired_at;
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_late_timer(struct core_timer *t, void *arg)
+{
+    atomic_store(&fired_at, mono_ms());
+}
+
+static void arm_from_message(struct core_msg *m)
+{
+    struct core_worker *w = core_worker_self();
+    core_timer_init(&late_timer, on_late_timer, w);
+    atomic_store(&armed_at, mono_ms());
+    core_timer_arm(core_worker_wheel(w), &late_timer, 300);
+}
+
+Test(core_worker, a_timer_armed_after_an_idle_sleep_counts_from_its_arming, .timeout = 20)
+{
+    rcu_register_thread();
+    struct core_workers *ws = core_workers_new(1, false, "w");
+    cr_assert(ws);
+    cr_assert_eq(core_workers_start(ws, NULL, NULL, NULL), 0);
+    usleep(900 * 1000); // the worker sleeps in epoll_wait (up to its 1 s maximum)
+    arm_msg.fn = arm_from_message;
+    core_worker_post(core_workers_get(ws, 0), &arm_msg);
+    for (int i = 0; i < 3000 && atomic_load(&fired_at) == 0; i++)
+        usleep(1000);
+    long long waited = atomic_load(&fired_at) - atomic_load(&armed_at);
+    cr_expect(atomic_load(&fired_at) != 0, "the timer never fired");
+    cr_expect_geq(waited, 299, "a 300 ms timer fired after %lld ms", waited);
+    core_workers_stop(ws, 1000);
+    rcu_thread_offline();
+    core_workers_join(ws);
+    rcu_thread_online();
+    core_workers_free(ws);
+    rcu_unregister_thread();
+}
+
 static atomic_int stop_called;
 static struct core_msg release_msg;
 
