@@ -9,6 +9,7 @@
 #    tests/fixtures/capture_clienthello.sh; plus one of them re-split into two records.
 #  - http1_head: requests `curl` sent on loopback (captured the same way: plain HTTP, direct and
 #    through a proxy, POST, chunked upload, CONNECT), plus hand-written requests and responses.
+#  - sniyaml: sni.yaml files as the integration tests write them (mutual TLS, routes), all keys.
 #  - tickets: ticket key files of random bytes (not keys anyone uses), of several sizes.
 #  - http1_chunked, records, multicert, remap, ipallow, keyless_proto: the files
 #    `tlsedge --write-default-config` writes, the README's examples, ATS-style files, and bodies
@@ -40,7 +41,7 @@ trap 'exit 1' INT TERM
 rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-for t in clienthello http1_head http1_chunked records multicert remap ipallow keyless_proto tickets; do
+for t in clienthello http1_head http1_chunked records multicert remap ipallow keyless_proto tickets sniyaml; do
     mkdir -p "$OUT/$t"
 done
 
@@ -147,6 +148,11 @@ seed keyless_proto ping_twice "\000\000\000\052\001\002\000\000\000\000\000\001$
 seed keyless_proto reply_ok "\000\000\000\050\001\000\000\000\000\007\000\040${d32}"
 seed keyless_proto reply_errors '\000\000\000\010\001\001\000\000\000\001\000\000\000\000\000\010\001\004\000\000\000\002\000\000'
 seed keyless_proto bad_version '\000\000\000\010\002\000\000\000\000\001\000\000'
+
+# ---- sniyaml: sni.yaml files as the integration tests write them, and every key.
+seed sniyaml mtls 'sni:\n  - fqdn: strict.wild.test\n    verify_client: STRICT\n    verify_client_ca_certs: clients-ca.pem\n  - fqdn: moderate.wild.test\n    verify_client: MODERATE\n  - fqdn: old.wild.test\n    valid_tls_versions_in: [TLSv1_2]\n  - fqdn: private.wild.test\n    ip_allow: "10.0.0.0/8, 192.168.0.0/16"\n  - fqdn: "*.wild.test"\n    verify_client: NONE\n'
+seed sniyaml routes 'sni:\n  - fqdn: a.test\n    tunnel_route: 127.0.0.1:8001\n  - fqdn: "*.route.test"\n    tunnel_route: "127.0.0.1:$1"\n  - fqdn: fwd.test\n    forward_route: "localhost:{inbound_local_port}"\n  - fqdn: p.test\n    partial_blind_route: 127.0.0.1:9\n'
+seed sniyaml keys 'sni:\n- {fqdn: A.Example.COM, verify_client: moderate, verify_client_ca_certs: {file: /etc/ssl/certs/none.pem, dir: /nonexistent}, valid_tls_versions_in: [TLSv1_3, TLSv1_2], http2: on, host_sni_policy: PERMISSIVE, verify_server_policy: ENFORCED, client_cert: c.pem, bogus_key: 1}\n- fqdn: a.example.com\n  ip_allow: "::1, 127.0.0.1-127.0.0.9"\n'
 
 # ---- tickets: ATS key files (48-byte keys) of random bytes, whole and with remainders.
 for n in 47 48 96 100 480 3077; do
