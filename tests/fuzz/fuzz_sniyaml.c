@@ -35,6 +35,8 @@ static void lookups(const struct tls_sni_config *c)
     char name[300], out[32];
     for (size_t i = 0; i < c->n && i < 8; i++) {
         const struct tls_sni_entry *e = &c->entry[i];
+        if (strlen(e->fqdn) + 2 > sizeof(name))
+            continue; // longer than any SNI a ClientHello can carry (TLS_CH_SNI_MAX)
         snprintf(name, sizeof(name), "%s%s", e->wildcard ? "x" : "", e->fqdn);
         const struct tls_sni_entry *found = tls_sni_lookup(c, name);
         FUZZ_CHECK(found != NULL && found <= e); // e matches, so the first match is e or earlier
