@@ -22,6 +22,12 @@ SANFLAGS :=
 MALLOC_LIBS := $(JEMALLOC_LIBS)
 endif
 
+# FUZZ_ENGINE=libfuzzer (set by `make fuzz` for its sub-make): every object gets libFuzzer's
+# coverage instrumentation.
+ifeq ($(FUZZ_ENGINE),libfuzzer)
+SANFLAGS += -fsanitize=fuzzer-no-link
+endif
+
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fvisibility=hidden -I. -Ihooks/include \
 	$(BSSL_CFLAGS) $(URCU_CFLAGS) $(SANFLAGS) -MMD -MP \
 	-DTLSEDGE_BSSL_DESC='"$(BSSL_DESC)"' $(CFLAGS)
@@ -44,8 +50,16 @@ TOOL_DIRS := $(patsubst tests/tools/%/,%,$(sort $(dir $(wildcard tests/tools/*/*
 TOOL_DIR_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(TOOL_DIRS:%=tests/tools/%/*.c)))
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(TOOL_DIRS:%=$(BUILD)/tools/%)
 
+# Fuzz targets (tests/fuzz/README.md): tests/fuzz/fuzz_NAME.c, each linked with libFuzzer
+# (`make fuzz`) and with tests/fuzz/replay.c ($(BUILD)/fuzz-replay/NAME, replayed by `make test`).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+FUZZ_CORPUS := $(BUILD)/fuzz-corpus
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+
 .PHONY: all tlsedge deps run test unit integration tools fixtures bench soak clean format plugins \
-	install compat
+	install compat fuzz fuzz-smoke fuzz-replay fuzz-targets
 all: $(BUILD)/tlsedge $(BUILD)/tlsedge-keyserver $(TOOLS) $(if $(BENCH_SRC),$(BUILD)/tlsedge-bench) \
 	plugins
 
@@ -135,6 +149,45 @@ $(foreach t,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(t))))
 
 tools: $(TOOLS)
 
+# Seed corpora, made at build time (real ClientHellos and curl requests captured on loopback).
+$(FUZZ_CORPUS)/.stamp: tests/fuzz/mkcorpus.sh tests/fixtures/capture_clienthello.sh \
+		$(BUILD)/tools/capture_listener $(BUILD)/tlsedge
+	@CAPTURE_LISTENER=$(abspath $(BUILD)/tools/capture_listener) \
+	 TLSEDGE=$(abspath $(BUILD)/tlsedge) sh tests/fuzz/mkcorpus.sh $(FUZZ_CORPUS)
+	@touch $@
+
+# Replay drivers: the project's compiler (and SAN), no libFuzzer; tests/integration/23-fuzz-replay.sh
+# runs them over the corpora and tests/fuzz/regress/.
+$(FUZZ_REPLAY): $(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-replay: $(FUZZ_REPLAY) $(FUZZ_CORPUS)/.stamp
+
+# Cross-thread stress programs (tests/tsan/README.md): tests/tsan/NAME.c with the library, for
+# every build; tests/integration/24-threads.sh runs them (the TSan view of `make test SAN=thread`).
+TSAN_PROGS := $(patsubst tests/tsan/%.c,$(BUILD)/tsan/%,$(wildcard tests/tsan/*.c))
+$(TSAN_PROGS): $(BUILD)/tsan/%: $(BUILD)/obj/tests/tsan/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# libFuzzer targets: clang-14 with ASan + UBSan, objects included, into build/fuzz/ (the
+# Debian packages in FUZZ_DEB_PACKAGES, config.mk, are installed first).
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-%)
+$(FUZZ_BINS): $(BUILD)/fuzz-%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB_OBJ)
+	$(CC) $(SANFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+
+fuzz-targets: $(FUZZ_BINS) $(FUZZ_CORPUS)/.stamp
+
+fuzz: deps
+	@sh tests/fixtures/deps.sh $(FUZZ_DEB_PACKAGES)
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) SAN=address,undefined \
+	   FUZZ_ENGINE=libfuzzer fuzz-targets
+
+# Each target for FUZZ_SECONDS (default 60), one after the other; see tests/fuzz/smoke.sh.
+fuzz-smoke: fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/smoke.sh build/fuzz $(FUZZ_NAMES)
+
 # Debian packages, then (BORINGSSL=source) the BoringSSL build: silent when both are there.
 deps:
 	@sh tests/fixtures/deps.sh $(DEB_PACKAGES)
@@ -177,20 +230,31 @@ fixtures: $(BUILD)/fixtures/.stamp
 
 # Criterion counts a test whose child process printed a sanitizer report at exit (a leak) as
 # passed, so under SAN the output is scanned as well.
+# Criterion cannot start under ThreadSanitizer (tests/tsan/README.md): with SAN=thread the unit
+# stage says so and the integration stage, with tests/tsan/ programs, is the TSan run.
+ifneq ($(filter thread,$(subst $(comma), ,$(SAN))),)
+unit:
+	@echo "unit: skipped under SAN=thread: Criterion's BoxFort sandbox cannot map its arena" \
+	  "under ThreadSanitizer (tests/tsan/README.md); the integration stage runs tests/tsan/"
+else
 unit: $(BUILD)/unit-tests $(BUILD)/fixtures/.stamp
 	@set -o pipefail 2>/dev/null; rc=0; \
 	 TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) $(BUILD)/unit-tests --jobs=2 $(UNIT_ARGS) \
 	   2>&1 | tee $(BUILD)/unit.log || rc=1; \
 	 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' $(BUILD)/unit.log; then \
 	   echo "unit: sanitizer reports found (see $(BUILD)/unit.log)"; rc=1; fi; exit $$rc
+endif
 
-integration: all $(BUILD)/fixtures/.stamp
-	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) sh tests/integration/run.sh $(TESTS)
+# Under SAN=thread, TSan reads the suppressions for third-party code (tests/tsan/suppressions.txt).
+integration: all $(BUILD)/fixtures/.stamp fuzz-replay $(TSAN_PROGS)
+	@BUILD=$(BUILD) TLSEDGE_FIXTURES=$(abspath $(BUILD)/fixtures) \
+	 TSAN_OPTIONS="suppressions=$(abspath tests/tsan/suppressions.txt) $${TSAN_OPTIONS:-}" \
+	 sh tests/integration/run.sh $(TESTS)
 
 # Unit then integration; both always run so one report shows everything, and the exit
 # status is non-zero when either failed.
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/unit-tests
+	@$(MAKE) --no-print-directory all $(if $(filter thread,$(subst $(comma), ,$(SAN))),,$(BUILD)/unit-tests)
 	@rc=0; $(MAKE) --no-print-directory compat || rc=1; \
 	 $(MAKE) --no-print-directory unit || rc=1; \
 	 $(MAKE) --no-print-directory integration || rc=1; exit $$rc
@@ -202,4 +266,5 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(KEYSERVER_OBJ:.o=.d) \
-	$(TOOL_DIR_OBJ:.o=.d)
+	$(TOOL_DIR_OBJ:.o=.d) $(FUZZ_NAMES:%=$(BUILD)/obj/tests/fuzz/fuzz_%.d) $(BUILD)/obj/tests/fuzz/replay.d \
+	$(TSAN_PROGS:$(BUILD)/tsan/%=$(BUILD)/obj/tests/tsan/%.d)

@@ -67,6 +67,9 @@ DEB_OPTIONAL := testssl.sh
 KEYSTORE_PACKAGES := libp11-kit-dev p11-kit p11-kit-modules softhsm2 opensc swtpm swtpm-tools \
 	libtpm2-pkcs11-1 libtss2-tcti-swtpm0 tpm2-abrmd libtss2-tcti-tabrmd0 dbus
 
+# `make fuzz` and `make fuzz-smoke` also need clang with libFuzzer and its sanitizer runtimes.
+FUZZ_DEB_PACKAGES := clang-14 libclang-rt-14-dev
+
 OPTFLAGS ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla

@@ -18,30 +18,12 @@
 // spinning; that producer has not reached its flag exchange yet, so it will wake the owner.
 #include "core/mbox.h"
 #include "core/assert.h"
+#include "core/tsan.h"
 
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <urcu/arch.h>
-
-// liburcu is not instrumented, so ThreadSanitizer cannot see that a dequeue happens after its
-// enqueue; tell it, or every message field would be reported as a race.
-#if defined(__SANITIZE_THREAD__)
-#define MBOX_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MBOX_TSAN 1
-#endif
-#endif
-#ifdef MBOX_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define MBOX_TSAN_ACQUIRE(p) __tsan_acquire(p)
-#define MBOX_TSAN_RELEASE(p) __tsan_release(p)
-#else
-#define MBOX_TSAN_ACQUIRE(p) ((void)(p))
-#define MBOX_TSAN_RELEASE(p) ((void)(p))
-#endif
 
 #define MBOX_MAGIC 0x6d626f78u // "mbox"
 #define MBOX_DEAD 0xdeadb0c5u
@@ -87,7 +69,9 @@ void core_mbox_post(struct core_mbox *mb, struct core_msg *msg)
     CORE_ASSERT(mb->_magic == MBOX_MAGIC);
     CORE_ASSERT(msg->fn != NULL);
     cds_wfcq_node_init(&msg->node);
-    MBOX_TSAN_RELEASE(msg);
+    // liburcu is not instrumented, so ThreadSanitizer cannot see that a dequeue happens after
+    // its enqueue; tell it, or every message field would be reported as a race.
+    CORE_TSAN_RELEASE(msg);
     cds_wfcq_enqueue(&mb->_head, &mb->_tail, &msg->node);
     cmm_smp_mb(); // pairs with the one in clear_signal()
     if (!atomic_exchange_explicit(&mb->_signalled, true, memory_order_seq_cst))
@@ -116,7 +100,7 @@ size_t core_mbox_drain(struct core_mbox *mb, size_t max)
         if (node == NULL || node == CDS_WFCQ_WOULDBLOCK)
             return ran; // empty, or a post in flight that will wake us itself
         struct core_msg *msg = caa_container_of(node, struct core_msg, node);
-        MBOX_TSAN_ACQUIRE(msg);
+        CORE_TSAN_ACQUIRE(msg);
         ran++;
         msg->fn(msg); // msg belongs to fn from here on
     }

@@ -2,6 +2,7 @@
 // core/snapshot.c: snapshot container, publication and deferred free (see core/snapshot.h).
 #include "core/snapshot.h"
 #include "core/records.h"
+#include "core/tsan.h"
 
 #include <stdlib.h>
 #include <urcu-qsbr.h>
@@ -16,6 +17,10 @@ struct core_snapshot {
 
 static struct core_snapshot *current;
 static uint64_t last_generation;
+
+#ifdef CORE_TSAN
+char core_tsan_grace;
+#endif
 
 struct core_snapshot *core_snapshot_new(struct core_records *records)
 {
@@ -66,13 +71,18 @@ void core_snapshot_free(struct core_snapshot *s)
 // Runs on liburcu's call_rcu helper thread once no reader can still see the snapshot.
 static void free_after_grace(struct rcu_head *head)
 {
+    CORE_TSAN_GRACE_OVER();
     core_snapshot_free(caa_container_of(head, struct core_snapshot, rcu));
 }
 
 uint64_t core_snapshot_publish(struct core_snapshot *s)
 {
     s->generation = ++last_generation;
+    // For TSan: building s happens before any reader's core_snapshot_get() that sees it, and the
+    // publisher's own use of the old snapshot happens before the old one is freed.
+    CORE_TSAN_RELEASE(&current);
     struct core_snapshot *old = rcu_xchg_pointer(&current, s);
+    CORE_TSAN_QUIESCENT();
     if (old)
         call_rcu(&old->rcu, free_after_grace);
     return s->generation;
@@ -80,7 +90,9 @@ uint64_t core_snapshot_publish(struct core_snapshot *s)
 
 struct core_snapshot *core_snapshot_get(void)
 {
-    return rcu_dereference(current);
+    struct core_snapshot *s = rcu_dereference(current);
+    CORE_TSAN_ACQUIRE(&current);
+    return s;
 }
 
 void core_snapshot_shutdown(void)

@@ -3,6 +3,7 @@
 #include "core/worker.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "core/tsan.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -144,6 +145,7 @@ static void run_loop(struct core_worker *w)
         if (timeout < 0 || timeout > MAX_SLEEP_MS)
             timeout = MAX_SLEEP_MS;
         // Offline while asleep: a sleeping reader must not hold up grace periods.
+        CORE_TSAN_QUIESCENT();
         rcu_thread_offline();
         int n = epoll_wait(w->epfd, evs, EVENTS_PER_WAIT, timeout);
         rcu_thread_online();
@@ -157,6 +159,7 @@ static void run_loop(struct core_worker *w)
             ev->fn(ev, evs[i].events);
         }
         run_deferred(w);
+        CORE_TSAN_QUIESCENT();
         rcu_quiescent_state();
     }
 }

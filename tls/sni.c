@@ -261,6 +261,18 @@ static void entry_key(struct build *b, struct tls_sni_entry *e, const char *k, c
     }
 }
 
+// key_seen_before is true when a pair of mapping n before at has the key named ks.
+static bool key_seen_before(const struct build *b, const yaml_node_t *n, const yaml_node_pair_t *at,
+                            const char *ks)
+{
+    for (const yaml_node_pair_t *p = n->data.mapping.pairs.start; p < at; p++) {
+        const char *prev = text_of(yaml_document_get_node(b->doc, p->key));
+        if (prev && strcmp(prev, ks) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void parse_entry(struct build *b, const yaml_node_t *n)
 {
     if (n->type != YAML_MAPPING_NODE) {
@@ -275,6 +287,12 @@ static void parse_entry(struct build *b, const yaml_node_t *n)
         const char *ks = text_of(k);
         if (!ks) {
             report(b, false, line_of(k), "keys are names");
+            continue;
+        }
+        // libyaml keeps duplicate keys; a second fqdn or ip_allow would silently replace (and
+        // leak) the first, so an entry that says one thing twice is an error.
+        if (key_seen_before(b, n, p, ks)) {
+            report(b, false, line_of(k), "%s is given twice in one entry", ks);
             continue;
         }
         entry_key(b, e, ks, yaml_document_get_node(b->doc, p->value));

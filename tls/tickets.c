@@ -2,6 +2,7 @@
 // tls/tickets.c: ticket key blocks, the process block's rotation and the ticket key callback
 // (see tls/tickets.h).
 #include "tls/tickets.h"
+#include "core/tsan.h"
 #include "core/err.h"
 #include "core/file.h"
 #include "core/stats.h"
@@ -156,8 +157,10 @@ void tls_ticket_keys_unref(struct tls_ticket_keys *k)
 static const struct tls_ticket_keys *keys_for(SSL *ssl)
 {
     const struct tls_ticket_keys *k = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index);
-    if (!k)
+    if (!k) {
         k = rcu_dereference(process_keys);
+        CORE_TSAN_ACQUIRE(&process_keys); // pairs with publish() (core/tsan.h)
+    }
     return k && k->magic == KEYS_MAGIC ? k : NULL;
 }
 
@@ -223,13 +226,18 @@ int tls_tickets_attach(SSL_CTX *ctx, struct tls_ticket_keys *block)
 
 static void deferred_unref(struct rcu_head *head)
 {
+    CORE_TSAN_GRACE_OVER();
     tls_ticket_keys_unref(caa_container_of(head, struct tls_ticket_keys, rcu));
 }
 
 // Publishes k (owned) as the process block and retires the previous one after a grace period.
 static void publish(struct tls_ticket_keys *k)
 {
+    // For TSan (core/tsan.h): building k happens before a reader sees it, and this thread's own
+    // reads of the old block (tls_tickets_rotate) happen before it is freed.
+    CORE_TSAN_RELEASE(&process_keys);
     struct tls_ticket_keys *old = rcu_xchg_pointer(&process_keys, k);
+    CORE_TSAN_QUIESCENT();
     if (old)
         call_rcu(&old->rcu, deferred_unref);
     clock_gettime(CLOCK_MONOTONIC, &last_rotation);
@@ -310,10 +318,19 @@ int tls_tickets_offer_process_keys(struct tls_ticket_keys *block)
         return -EINVAL;
     if (wake_fd < 0)
         return -EAGAIN;
-    uint64_t one = 1;
-    if (write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        return -errno;
+    // The block first, then the wake-up: the main thread reads the eventfd before it takes the
+    // block, so a wake-up written first could be consumed while offered is still empty, and
+    // the block would then wait for the next offer.
     tls_ticket_keys_unref(atomic_exchange(&offered, block));
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        int rc = -errno;
+        struct tls_ticket_keys *expected = block;
+        // Take the block back (the caller keeps its reference), unless it was applied or a
+        // later offer replaced and released it meanwhile: then it is no longer ours to return.
+        if (atomic_compare_exchange_strong(&offered, &expected, NULL))
+            return rc;
+    }
     return 0;
 }
 
@@ -338,7 +355,9 @@ int tls_tickets_apply_offered(void)
 
 struct tls_ticket_keys *tls_tickets_process_keys_get1(void)
 {
-    return tls_ticket_keys_ref(rcu_dereference(process_keys));
+    struct tls_ticket_keys *k = rcu_dereference(process_keys);
+    CORE_TSAN_ACQUIRE(&process_keys);
+    return tls_ticket_keys_ref(k);
 }
 
 void tls_tickets_stop(void)

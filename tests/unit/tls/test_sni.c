@@ -116,3 +116,18 @@ Test(tls_sni, an_empty_file_has_no_entries)
     cr_assert_not_null(parse(""));
     cr_assert_eq(cfg->n, 0);
 }
+
+// Found by tests/fuzz/fuzz_sniyaml.c (LeakSanitizer): libyaml keeps duplicate keys, and a second
+// fqdn (or ip_allow) replaced the first without freeing it. An entry that names a key twice is
+// an error now, at the second key's line.
+Test(tls_sni, a_key_given_twice_in_one_entry_is_an_error)
+{
+    cr_assert_null(parse("sni:\n"
+                         "  - fqdn: a.test\n"
+                         "    fqdn: b.test\n"));
+    cr_assert_str_eq(first_msg(), "sni.yaml:3: fqdn is given twice in one entry");
+    core_err_init(&err);
+    cr_assert_null(parse("sni:\n"
+                         "- {fqdn: c.test, ip_allow: '10.0.0.0/8', ip_allow: '0.0.0.0/0'}\n"));
+    cr_assert_str_eq(first_msg(), "sni.yaml:2: ip_allow is given twice in one entry");
+}

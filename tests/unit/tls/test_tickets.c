@@ -12,6 +12,10 @@
 #include <openssl/ssl.h>
 
 #include <criterion/criterion.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,4 +288,54 @@ Test(tls_tickets, process_block_is_shared_by_contexts_and_survives_rotation)
         SSL_SESSION_free(all[i]);
     SSL_CTX_free(s1);
     SSL_CTX_free(s2);
+}
+
+// An offering thread and the main thread share one CPU, so the write that wakes the main thread
+// often hands it the CPU at once (wake-up preemption). Each wake-up must find its block: a
+// wake-up written before the block was stored could be consumed while nothing was offered yet,
+// and the block would then wait for the next offer.
+#define OFFERS 2000
+
+static atomic_int applied;
+
+static void *offerer(void *arg)
+{
+    cpu_set_t *cpu = arg;
+    pthread_setaffinity_np(pthread_self(), sizeof(*cpu), cpu);
+    for (int i = 0; i < OFFERS; i++) {
+        struct tls_ticket_keys *k = tls_ticket_keys_random(1);
+        if (!k || tls_tickets_offer_process_keys(k) != 0)
+            return NULL;
+        // One offer at a time: the next only once this one was taken.
+        while (atomic_load(&applied) <= i)
+            sched_yield();
+    }
+    return NULL;
+}
+
+Test(tls_tickets, every_wake_up_finds_its_offered_block)
+{
+    cr_assert_eq(tls_tickets_start(), 0);
+    cpu_set_t cpu;
+    CPU_ZERO(&cpu);
+    CPU_SET(sched_getcpu(), &cpu);
+    cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof(cpu), &cpu), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, offerer, &cpu), 0);
+    struct pollfd p = {.fd = tls_tickets_wake_fd(), .events = POLLIN};
+    int empty_wakeups = 0;
+    while (atomic_load(&applied) < OFFERS) {
+        if (poll(&p, 1, 2000) != 1)
+            break; // an offer that was never woken for: the loop ends short
+        if (tls_tickets_apply_offered() == 1)
+            atomic_fetch_add(&applied, 1);
+        else
+            empty_wakeups++;
+    }
+    atomic_store(&applied, OFFERS); // release the offerer if the loop ended early
+    pthread_join(th, NULL);
+    cr_expect_eq(empty_wakeups, 0, "%d wake-ups found no block", empty_wakeups);
+    struct tls_ticket_keys *k = tls_tickets_process_keys_get1();
+    cr_expect_eq(tls_ticket_keys_count(k), 1, "the last offered block is the process block");
+    tls_ticket_keys_unref(k);
 }
