@@ -256,6 +256,11 @@ error_log $d/logs/error.log warn;
 events { worker_connections $((NOFILE - 100)); }
 http {
     access_log off;
+    upstream origin {
+        server 127.0.0.1:$ORIGIN_PORT;
+        keepalive 256;
+        keepalive_timeout 120s;
+    }
     client_body_temp_path $d/tmp/body;
     proxy_temp_path $d/tmp/proxy;
     fastcgi_temp_path $d/tmp/fastcgi;
@@ -267,8 +272,10 @@ http {
     ssl_ecdh_curve $GROUP;
     ssl_conf_command Ciphersuites $SUITE;
     ssl_session_tickets on;
-    # Like tlsedge: one origin connection per request, body streamed through bounded memory.
-    proxy_http_version 1.0;
+    # Like tlsedge: idle origin connections are kept and reused (tlsedge's default
+    # server_session_sharing), bodies streamed through bounded memory.
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
     proxy_buffer_size 16k;
     proxy_buffers 4 16k;
     proxy_max_temp_file_size 0;
@@ -277,13 +284,13 @@ http {
         listen 127.0.0.1:$PORT_nginx_ecdsa ssl backlog=4096;
         ssl_certificate $T/pki/ecdsa.crt;
         ssl_certificate_key $T/pki/ecdsa.key;
-        location / { proxy_pass http://127.0.0.1:$ORIGIN_PORT; }
+        location / { proxy_pass http://origin; }
     }
     server {
         listen 127.0.0.1:$PORT_nginx_rsa ssl backlog=4096;
         ssl_certificate $T/pki/rsa.crt;
         ssl_certificate_key $T/pki/rsa.key;
-        location / { proxy_pass http://127.0.0.1:$ORIGIN_PORT; }
+        location / { proxy_pass http://origin; }
     }
 }
 EOF
@@ -324,8 +331,9 @@ defaults
     timeout client 120s
     timeout server 30s
     timeout http-keep-alive 120s
-    # Like tlsedge: one origin connection per request.
-    option http-server-close
+    # Like tlsedge: idle origin connections are kept and reused (HAProxy's default keep-alive
+    # mode; http-reuse safe is its default too).
+    http-reuse safe
     option forwardfor
 frontend ecdsa
     bind 127.0.0.1:$PORT_haproxy_ecdsa ssl crt $T/pki/ecdsa.pem alpn http/1.1
@@ -745,7 +753,7 @@ SLOW=$(jq -rs --argjson lim "$PROBE_SLOW" '[.[] | select(.slow_pct > $lim)
     echo "- Load client: ${V_BENCH:-tlsedge-bench}"
     echo "- nginx: $V_NGINX, $V_NGINX_SSL; HAProxy: $V_HAPROXY, $V_HAPROXY_SSL"
     echo "- Command: \`$CMDLINE\` ($ROUNDS round(s) of each server, alternating; \`-d $DURATION --warmup $WARMUP\`; idle: $IDLE_CONNS connections; measured in ${ELAPSED}s)"
-    echo "- TLS everywhere: TLS 1.3, X25519, $SUITE (checked in every run), session tickets on, HTTP/1.1; each proxy opens one origin connection per request"
+    echo "- TLS everywhere: TLS 1.3, X25519, $SUITE (checked in every run), session tickets on, HTTP/1.1; each proxy keeps idle origin connections and reuses them"
     echo
     cat "$T/tables.md"
     echo
