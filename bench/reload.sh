@@ -14,6 +14,7 @@
 # one key each, minted by build/tools/certmint. Loopback only; processes are stopped by PID.
 # Usage: bench/reload.sh [--quick]    Writes bench/results/reload.md.
 set -eu
+LOAD0=$(cut -d" " -f1 /proc/loadavg)
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
 RATE_DUR=30
@@ -177,7 +178,8 @@ out=bench/results/reload.md
 {
     echo "# Reload with many certificates ($(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs)"
     echo
-    echo "Contended machine (other work shares both CPUs): figures are indicative only."
+    echo "Load average when the run started: $LOAD0 (with 2 CPUs, above ~1 means other work shared"
+    echo "them and the figures are indicative only)."
     echo "Command: \`bash bench/reload.sh${1:+ $1}\`. tlsedge: 1 worker on CPU 0,"
     echo "$("$B/tlsedge" --version | tail -n 1). Bench (\`tlsedge-bench handshake -c 32\`, TLS 1.3,"
     echo "X25519, ECDSA P-256) on CPU 1. One key per certificate. Reload times are tlsedge's own"

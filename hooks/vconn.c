@@ -23,6 +23,7 @@
 #include "tls/certtable.h"
 #include "tls/tickets.h"
 #include "tls/config.h"
+#include "tls/conn.h"
 #include "tls/hook.h"
 
 #include <errno.h>
@@ -531,6 +532,22 @@ TSSslContext TSSslContextFindByName(const char *name)
 TSSslContext TSSslContextFindByAddr(struct sockaddr const *addr)
 {
     return addr ? ctx_find(NULL, addr) : NULL;
+}
+
+static TSReturnCode protocol_set(TSVConn connp, const char *name, bool enable, const char *caller)
+{
+    struct vconn *v = vconn_get(connp, caller);
+    return v && tls_conn_alpn_set(v->tls, name, enable) == 0 ? TS_SUCCESS : TS_ERROR;
+}
+
+TSReturnCode TSVConnProtocolDisable(TSVConn connp, const char *protocol_name)
+{
+    return protocol_set(connp, protocol_name, false, "TSVConnProtocolDisable");
+}
+
+TSReturnCode TSVConnProtocolEnable(TSVConn connp, const char *protocol_name)
+{
+    return protocol_set(connp, protocol_name, true, "TSVConnProtocolEnable");
 }
 
 TSReturnCode TSVConnTunnel(TSVConn sslp)

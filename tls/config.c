@@ -2,6 +2,7 @@
 // tls/config.c: TLS settings, SSL_CTX set-up and the certificate table of a snapshot
 // (see tls/config.h).
 #include "tls/config.h"
+#include "tls/conn.h"
 #include "tls/hook.h"
 #include "core/err.h"
 #include "core/records.h"
@@ -128,6 +129,9 @@ static int select_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len, const ui
                        unsigned in_len, void *arg)
 {
     static const uint8_t h1[] = "http/1.1";
+    const struct tls_conn *c = SSL_get_app_data(ssl);
+    if (c && !tls_conn_alpn_allowed(c, "http/1.1"))
+        return SSL_TLSEXT_ERR_NOACK; // a plugin disabled it for this connection
     for (unsigned i = 0; i < in_len;) {
         unsigned n = in[i];
         if (i + 1 + n > in_len)

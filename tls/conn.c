@@ -70,6 +70,7 @@ struct tls_conn {
     char *route;                 // tunnel or forward route (tls_conn_route), or NULL
     bool passthrough;            // a tr-pass port: bytes that are not TLS become a blind tunnel
     bool tunnel_requested;       // a plugin called TSVConnTunnel (tls_conn_request_tunnel)
+    bool h1_disabled;            // TSVConnProtocolDisable("http/1.1"): no ALPN answer
     bool wrote;                  // the handshake has written to the client
 };
 
@@ -926,6 +927,19 @@ void tls_conn_shutdown(struct tls_conn *c)
         SSL_shutdown(c->ssl);
         ERR_clear_error();
     }
+}
+
+int tls_conn_alpn_set(struct tls_conn *c, const char *proto, bool enable)
+{
+    if (!proto || strcmp(proto, "http/1.1") != 0)
+        return -ENOTSUP; // the only application protocol tlsedge speaks
+    c->h1_disabled = !enable;
+    return 0;
+}
+
+bool tls_conn_alpn_allowed(const struct tls_conn *c, const char *proto)
+{
+    return !(c->h1_disabled && strcmp(proto, "http/1.1") == 0);
 }
 
 void tls_conn_request_tunnel(struct tls_conn *c)

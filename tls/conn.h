@@ -110,6 +110,13 @@ void tls_conn_note_hangup(struct tls_conn *c);
 // caller (net/) closes the descriptor right after.
 void tls_conn_shutdown(struct tls_conn *c);
 
+// tls_conn_alpn_set enables or disables ALPN protocol proto for c's handshake (plugins'
+// TSVConnProtocolEnable/Disable; before the ClientHello is processed). Returns 0, or -ENOTSUP
+// for a protocol tlsedge does not speak (only "http/1.1"). tls_conn_alpn_allowed says whether
+// proto may be selected. Owning worker.
+int tls_conn_alpn_set(struct tls_conn *c, const char *proto, bool enable);
+bool tls_conn_alpn_allowed(const struct tls_conn *c, const char *proto);
+
 // tls_conn_set_passthrough marks c as accepted on a tr-pass port: a first flight that is not a
 // TLS ClientHello then becomes a blind tunnel to proxy.config.tlsedge.tunnel.default_route
 // (TLS_STEP_TUNNEL) instead of being refused. Before the first tls_conn_handshake.

@@ -189,6 +189,13 @@ tsapi void *TSUserArgGet(void *data, int arg_idx);
 tsapi TSSslContext TSSslContextFindByName(const char *name);
 tsapi TSSslContext TSSslContextFindByAddr(struct sockaddr const *);
 
+// TSVConnProtocolDisable / TSVConnProtocolEnable remove or restore an ALPN protocol for this
+// connection's handshake (valid until the ClientHello is processed: VCONN_START, CLIENT_HELLO).
+// tlsedge speaks only "http/1.1": disabling it means the handshake answers no ALPN (the client
+// may still send HTTP/1.1); any other name returns TS_ERROR. Owning worker.
+tsapi TSReturnCode TSVConnProtocolDisable(TSVConn connp, const char *protocol_name);
+tsapi TSReturnCode TSVConnProtocolEnable(TSVConn connp, const char *protocol_name);
+
 // TSVConnTunnel makes the connection a blind tunnel: tlsedge stops terminating TLS and relays
 // the client's bytes, starting with its ClientHello byte for byte, to the name's sni.yaml
 // tunnel_route or else proxy.config.tlsedge.tunnel.default_route (none: the connection is
