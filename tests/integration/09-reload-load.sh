@@ -127,8 +127,7 @@ corrupt() {
         head -c 300 "$conf/B/c0.pem" >"$conf/C/c0.pem"
         file="C/c0.pem"
     else
-        printf -- '-----BEGIN PRIVATE KEY-----\nnot base64 at all\n-----END PRIVATE KEY-----\n' \
-            >"$conf/C/c0.key"
+        cp "$TLSEDGE_FIXTURES/corrupt.key" "$conf/C/c0.key" # a truncated key (mkcerts.sh)
         file="C/c0.key"
     fi
     use C
