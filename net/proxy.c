@@ -18,6 +18,7 @@
 #include "core/worker.h"
 #include "net/conn.h"
 #include "net/http1.h"
+#include "net/internal.h"
 #include "net/ipallow.h"
 #include "net/ports.h"
 #include "net/remap.h"
@@ -43,22 +44,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define FLOW_BUF 32768
 #define OUT_HEAD_MAX 65536
 // Rounds of the pump per event before yielding to other connections through the mailbox.
 #define PUMP_ROUNDS 16
 #define STATS_PATH "/_tlsedge/stats"
 #define VIA_NAME "tlsedge"
-
-enum net_http_state {
-    NET_HTTP_READ_HEAD,  // waiting for (the rest of) a request head
-    NET_HTTP_RESOLVING,  // the origin's name is being looked up
-    NET_HTTP_CONNECTING, // non-blocking connect to the origin in progress
-    NET_HTTP_ORIGIN_TLS, // TLS handshake with the origin in progress
-    NET_HTTP_FORWARD,    // request and response streaming
-    NET_HTTP_REPLY,      // sending a response tlsedge made itself
-    NET_HTTP_DONE,       // terminal: the connection is closing
-};
 
 static const char *const state_names[] = {
     [NET_HTTP_READ_HEAD] = "READ_HEAD", [NET_HTTP_RESOLVING] = "RESOLVING",
@@ -82,54 +72,6 @@ static const unsigned allowed[] = {
     [NET_HTTP_DONE] = 0,
 };
 
-struct buf {
-    char *data;
-    size_t cap, start, end;
-};
-
-struct flow {
-    struct buf in;  // raw bytes from the source
-    struct buf out; // bytes tlsedge made (a head), sent before `pass`
-    size_t pass;    // bytes at in.start to forward unchanged
-    enum net_http1_body body;
-    uint64_t left; // LENGTH: body bytes not classified yet
-    struct net_http1_chunked ch;
-    bool body_done; // the whole body is classified
-    bool eof;       // the source ended
-};
-
-struct net_http {
-    enum net_http_state state;
-    struct net_conn *c;
-    struct core_event oev;
-    int ofd;
-    struct flow req;  // client -> origin
-    struct flow resp; // origin -> client
-    bool resp_head_parsed;
-    bool resp_head_sent; // the client has seen (part of) a response head for this request
-    bool close_after;    // close the client once the current response is out
-    bool client_keepalive;
-    bool client_http10;
-    enum net_http1_method method;
-    struct net_resolve *resolve;
-    struct core_msg resume;
-    bool resume_pending;
-    uint16_t origin_port;
-    char origin_host[256];
-    bool tunnel;          // CONNECT: bytes relayed both ways once the origin connected
-    bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
-    SSL *ossl;            // TLS to the origin, or NULL for plain TCP
-    bool origin_tls;      // the route asks for TLS
-    char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
-    bool origin_keepalive; // the origin's response lets its connection carry another request
-    bool reused;           // the origin connection came from the worker's pool
-    bool no_pool;          // a retry after a stale pooled connection: connect afresh
-    char *retry_head;      // the request head, kept while a pooled connection may be stale
-    size_t retry_len;
-    struct sockaddr_storage oaddr; // the origin's address (pool keys, retry)
-    socklen_t oaddrlen;
-};
-
 // Per-thread scratch space for one request at a time: head rewriting and parsing happen inside
 // one callback on a worker and never keep pointers into it, so no per-request allocation.
 static __thread struct scratch {
@@ -138,15 +80,11 @@ static __thread struct scratch {
 static __thread struct net_http1_request scratch_req;
 static __thread struct net_http1_response scratch_resp;
 
-static struct {
-    int requests, responses[6], origin_connects, connect_fail, connect_timeout, origin_bad,
-        origin_resets, origin_closed, origin_timeouts, bad_requests, denied, no_remap,
-        stats_requests, txn_timeouts;
-} st = {.requests = -1};
+struct net_http_stats net_http_st = {.requests = -1};
 
 void net_http_stats_register(void)
 {
-    st.requests = core_stat_register("proxy.process.http.incoming_requests");
+    net_http_st.requests = core_stat_register("proxy.process.http.incoming_requests");
     static const char *cls[6] = {NULL,
                                  "proxy.process.http.1xx_responses",
                                  "proxy.process.http.2xx_responses",
@@ -154,247 +92,26 @@ void net_http_stats_register(void)
                                  "proxy.process.http.4xx_responses",
                                  "proxy.process.http.5xx_responses"};
     for (int i = 1; i < 6; i++)
-        st.responses[i] = core_stat_register(cls[i]);
-    st.responses[0] = -1;
-    st.origin_connects = core_stat_register("proxy.process.http.total_server_connections");
-    st.connect_fail = core_stat_register("proxy.process.tlsedge.origin_connect_failures");
-    st.connect_timeout = core_stat_register("proxy.process.tlsedge.origin_connect_timeouts");
+        net_http_st.responses[i] = core_stat_register(cls[i]);
+    net_http_st.responses[0] = -1;
+    net_http_st.origin_connects = core_stat_register("proxy.process.http.total_server_connections");
+    net_http_st.connect_fail = core_stat_register("proxy.process.tlsedge.origin_connect_failures");
+    net_http_st.connect_timeout = core_stat_register("proxy.process.tlsedge.origin_connect_timeouts");
     // One counter per way an origin can fail a transaction (README, "Origin failures").
-    st.origin_bad = core_stat_register("proxy.process.tlsedge.origin_bad_responses");
-    st.origin_resets = core_stat_register("proxy.process.tlsedge.origin_resets");
-    st.origin_closed = core_stat_register("proxy.process.tlsedge.origin_closed_early");
-    st.origin_timeouts = core_stat_register("proxy.process.tlsedge.origin_response_timeouts");
-    st.bad_requests = core_stat_register("proxy.process.tlsedge.bad_requests");
-    st.denied = core_stat_register("proxy.process.tlsedge.ip_allow_denied");
-    st.no_remap = core_stat_register("proxy.process.tlsedge.no_remap_rule");
-    st.stats_requests = core_stat_register("proxy.process.tlsedge.stats_requests");
-    st.txn_timeouts = core_stat_register("proxy.process.tlsedge.transaction_timeouts");
-}
-
-// ---- configuration ----
-
-static const struct core_rec_decl records[] = {
-    {"proxy.config.url_remap.filename", CORE_REC_STRING, "remap.config"},
-    {"proxy.config.url_remap.remap_required", CORE_REC_INT, "1"},
-    {"proxy.config.url_remap.pristine_host_hdr", CORE_REC_INT, "0"},
-    {"proxy.config.cache.ip_allow.filename", CORE_REC_STRING, "ip_allow.yaml"},
-    {"proxy.config.http.request_header_max_size", CORE_REC_INT, "131072"},
-    {"proxy.config.http.connect_attempts_timeout", CORE_REC_INT, "30"},
-    {"proxy.config.http.keep_alive_no_activity_timeout_in", CORE_REC_INT, "120"},
-    {"proxy.config.http.transaction_no_activity_timeout_in", CORE_REC_INT, "30"},
-    {"proxy.config.http.transaction_no_activity_timeout_out", CORE_REC_INT, "30"},
-    {"proxy.config.http.connect_ports", CORE_REC_STRING, "443"},
-    {"proxy.config.http.server_session_sharing.match", CORE_REC_STRING, "both"},
-    {"proxy.config.tlsedge.server_session_sharing.sni_lax", CORE_REC_INT, "0"},
-    {"proxy.config.http.keep_alive_no_activity_timeout_out", CORE_REC_INT, "120"},
-    {"proxy.config.http.per_server.connection.max", CORE_REC_INT, "0"},
-    // ATS's default. Here it limits open client connections only (ATS counts origin ones too):
-    // an origin connection exists only while its client connection does.
-    {"proxy.config.net.connections_throttle", CORE_REC_INT, "30000"},
-};
-
-int net_http_config_declare(struct core_records *rec)
-{
-    return core_records_declare_all(rec, records, sizeof(records) / sizeof(records[0]));
-}
-
-static uint64_t seconds(const struct core_records *rec, const char *name)
-{
-    int64_t v = core_records_get_int(rec, name);
-    return (uint64_t)(v > 0 ? v : 1) * 1000;
-}
-
-static void conf_path(char *out, size_t len, const char *confdir, const char *name)
-{
-    if (name[0] == '/')
-        snprintf(out, len, "%s", name);
-    else
-        snprintf(out, len, "%s/%s", confdir, name);
-}
-
-// Reads proxy.config.http.connect_ports: space-separated ports and ranges ("443 563 8000-8100"),
-// or "*" for any port (ATS's syntax).
-static int connect_ports(const char *s, struct net_http_config *c, struct core_err *err)
-{
-    const char *name = "proxy.config.http.connect_ports";
-    c->n_connect_ports = 0;
-    for (const char *p = s; *p;) {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        unsigned long lo = 1, hi = 65535;
-        char *end = NULL;
-        if (*p == '*') {
-            end = (char *)p + 1;
-        } else {
-            lo = hi = strtoul(p, &end, 10);
-            if (end > p && *end == '-')
-                hi = strtoul(end + 1, &end, 10);
-        }
-        if (end == p || lo < 1 || hi > 65535 || lo > hi ||
-            (*end && *end != ' ' && *end != ',' && *end != '\t') ||
-            c->n_connect_ports == sizeof(c->connect_ports) / sizeof(c->connect_ports[0])) {
-            core_err_add(err, "records.config", 0, "%s: '%s' is not a list of ports and ranges",
-                         name, s);
-            return -EINVAL;
-        }
-        c->connect_ports[c->n_connect_ports][0] = (uint16_t)lo;
-        c->connect_ports[c->n_connect_ports++][1] = (uint16_t)hi;
-        p = end;
-    }
-    return 0;
-}
-
-static int sharing(const struct core_records *rec, struct net_http_config *c,
-                   struct core_err *err)
-{
-    static const char *const names[] = {"none", "ip", "host", "both", "sni", "cert"};
-    const char *m = core_records_get_str(rec, "proxy.config.http.server_session_sharing.match");
-    c->sharing = -1;
-    for (int i = 0; i < 6; i++)
-        if (strcasecmp(m, names[i]) == 0)
-            c->sharing = i;
-    if (c->sharing < 0) {
-        core_err_add(err, "records.config", 0,
-                     "proxy.config.http.server_session_sharing.match: '%s' is not none, ip, "
-                     "host, both, sni or cert",
-                     m);
-        return -EINVAL;
-    }
-    c->sni_lax =
-        core_records_get_int(rec, "proxy.config.tlsedge.server_session_sharing.sni_lax") != 0;
-    c->keepalive_out_ms = seconds(rec, "proxy.config.http.keep_alive_no_activity_timeout_out");
-    int64_t m2 = core_records_get_int(rec, "proxy.config.http.per_server.connection.max");
-    c->per_server_max = m2 > 0 ? (size_t)m2 : 0;
-    return 0;
-}
-
-struct net_http_config *net_http_config_build(const struct core_records *rec, const char *confdir,
-                                              struct core_err *err)
-{
-    struct net_http_config *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->remap_required = core_records_get_int(rec, "proxy.config.url_remap.remap_required") != 0;
-    c->pristine_host = core_records_get_int(rec, "proxy.config.url_remap.pristine_host_hdr") != 0;
-    int64_t hm = core_records_get_int(rec, "proxy.config.http.request_header_max_size");
-    c->header_max = (size_t)(hm > 1024 ? hm : 1024);
-    c->connect_timeout_ms = seconds(rec, "proxy.config.http.connect_attempts_timeout");
-    c->keepalive_in_ms = seconds(rec, "proxy.config.http.keep_alive_no_activity_timeout_in");
-    c->txn_in_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_in");
-    c->txn_out_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_out");
-    if (connect_ports(core_records_get_str(rec, "proxy.config.http.connect_ports"), c, err) < 0) {
-        free(c);
-        return NULL;
-    }
-    int64_t mc = core_records_get_int(rec, "proxy.config.net.connections_throttle");
-    c->max_client_conns = mc > 0 ? mc : 0;
-    if (sharing(rec, c, err) < 0) {
-        free(c);
-        return NULL;
-    }
-    char path[PATH_MAX];
-    if (confdir) {
-        conf_path(path, sizeof(path), confdir,
-                  core_records_get_str(rec, "proxy.config.url_remap.filename"));
-        c->remap = access(path, F_OK) == 0 ? net_remap_load(path, err)
-                                           : net_remap_parse("", 0, path, err);
-        conf_path(path, sizeof(path), confdir,
-                  core_records_get_str(rec, "proxy.config.cache.ip_allow.filename"));
-        c->ipallow = access(path, F_OK) == 0 ? net_ipallow_load(path, err)
-                                             : net_ipallow_new_loopback_only();
-    } else {
-        c->remap = net_remap_parse("", 0, "remap.config", err);
-        c->ipallow = net_ipallow_new_loopback_only();
-    }
-    if (!c->remap || !c->ipallow) {
-        net_http_config_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-void net_http_config_free(struct net_http_config *c)
-{
-    if (!c)
-        return;
-    net_remap_free(c->remap);
-    net_ipallow_free(c->ipallow);
-    free(c);
-}
-
-// ---- buffers ----
-
-static size_t buf_len(const struct buf *b)
-{
-    return b->end - b->start;
-}
-
-static void buf_free(struct buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}
-
-// Makes room for at least one more byte, up to max bytes in all. Returns the free space at the
-// end (0: full, which is backpressure), or -ENOMEM.
-static ssize_t buf_room(struct buf *b, size_t max)
-{
-    if (b->start == b->end)
-        b->start = b->end = 0;
-    if (b->end < b->cap)
-        return (ssize_t)(b->cap - b->end);
-    if (b->start > 0) {
-        memmove(b->data, b->data + b->start, b->end - b->start);
-        b->end -= b->start;
-        b->start = 0;
-        return (ssize_t)(b->cap - b->end);
-    }
-    if (b->cap >= max)
-        return 0;
-    size_t ncap = b->cap ? b->cap * 2 : FLOW_BUF;
-    if (ncap > max)
-        ncap = max;
-    char *d = realloc(b->data, ncap);
-    if (!d)
-        return -ENOMEM;
-    b->data = d;
-    b->cap = ncap;
-    return (ssize_t)(b->cap - b->end);
-}
-
-static int buf_append(struct buf *b, const char *data, size_t len)
-{
-    if (b->cap - b->end < len) {
-        if (b->start > 0) {
-            memmove(b->data, b->data + b->start, b->end - b->start);
-            b->end -= b->start;
-            b->start = 0;
-        }
-        if (b->cap - b->end < len) {
-            char *d = realloc(b->data, b->end + len);
-            if (!d)
-                return -ENOMEM;
-            b->data = d;
-            b->cap = b->end + len;
-        }
-    }
-    memcpy(b->data + b->end, data, len);
-    b->end += len;
-    return 0;
-}
-
-// Idle connections keep no buffers: memory is held only while bytes wait.
-static void buf_trim(struct buf *b)
-{
-    if (b->data && b->start == b->end)
-        buf_free(b);
+    net_http_st.origin_bad = core_stat_register("proxy.process.tlsedge.origin_bad_responses");
+    net_http_st.origin_resets = core_stat_register("proxy.process.tlsedge.origin_resets");
+    net_http_st.origin_closed = core_stat_register("proxy.process.tlsedge.origin_closed_early");
+    net_http_st.origin_timeouts = core_stat_register("proxy.process.tlsedge.origin_response_timeouts");
+    net_http_st.bad_requests = core_stat_register("proxy.process.tlsedge.bad_requests");
+    net_http_st.denied = core_stat_register("proxy.process.tlsedge.ip_allow_denied");
+    net_http_st.no_remap = core_stat_register("proxy.process.tlsedge.no_remap_rule");
+    net_http_st.stats_requests = core_stat_register("proxy.process.tlsedge.stats_requests");
+    net_http_st.txn_timeouts = core_stat_register("proxy.process.tlsedge.transaction_timeouts");
 }
 
 // ---- state ----
 
-static void set_state(struct net_http *h, enum net_http_state to)
+void net_http_set_state(struct net_http *h, enum net_http_state to)
 {
     CORE_ASSERT(allowed[h->state] & B(to));
     CORE_DEBUG("http", "[%llu] %s -> %s", (unsigned long long)h->c->id, state_names[h->state],
@@ -402,7 +119,7 @@ static void set_state(struct net_http *h, enum net_http_state to)
     h->state = to;
 }
 
-static const struct net_http_config *config(void)
+const struct net_http_config *net_http_cfg(void)
 {
     return core_snapshot_part(core_snapshot_get(), CORE_SNAP_HTTP);
 }
@@ -424,18 +141,6 @@ static void origin_close(struct net_http *h)
     }
 }
 
-static void flow_reset(struct flow *f, bool keep_in)
-{
-    buf_free(&f->out);
-    if (!keep_in)
-        buf_free(&f->in);
-    f->pass = 0;
-    f->body = NET_HTTP1_BODY_NONE;
-    f->left = 0;
-    f->body_done = false;
-    f->eof = false;
-}
-
 // The client's address without the port, for X-Forwarded-For and logs.
 static void client_ip(const struct net_conn *c, char *buf, size_t len)
 {
@@ -446,75 +151,74 @@ static void client_ip(const struct net_conn *c, char *buf, size_t len)
         snprintf(buf, len, "unknown");
 }
 
-static void count_status(int status)
+void net_http_count_status(int status)
 {
     int cls = status / 100;
     if (cls >= 1 && cls <= 5)
-        core_stat_inc(st.responses[cls]);
+        core_stat_inc(net_http_st.responses[cls]);
 }
 
 // ---- local replies ----
 
 // Queues a response made by tlsedge; the request's remaining bytes are not read any more when
 // close is set. Only possible before any response byte reached the client.
-static void reply(struct net_http *h, int status, const char *body, bool close)
+void net_http_reply(struct net_http *h, int status, const char *body, bool close)
 {
     char out[1024];
     origin_close(h);
     if (h->routed) { // a routed tunnel's client speaks TLS to someone else: just close
         CORE_DEBUG("http", "[%llu] tunnel route failed (%d)", (unsigned long long)h->c->id,
                    status);
-        set_state(h, NET_HTTP_DONE);
+        net_http_set_state(h, NET_HTTP_DONE);
         return;
     }
-    flow_reset(&h->resp, false);
+    net_flow_reset(&h->resp, false);
     if (h->req.body != NET_HTTP1_BODY_NONE && !h->req.body_done)
         close = true; // the rest of the request body cannot be skipped safely
     close = close || !h->client_keepalive || h->c->stop_after_response;
     int n = net_http1_error_write(status, body, close, out, sizeof(out));
-    if (n < 0 || buf_append(&h->resp.out, out, (size_t)n) < 0) {
-        set_state(h, NET_HTTP_DONE);
+    if (n < 0 || net_buf_append(&h->resp.out, out, (size_t)n) < 0) {
+        net_http_set_state(h, NET_HTTP_DONE);
         return;
     }
-    count_status(status);
+    net_http_count_status(status);
     h->close_after = close;
     h->resp_head_sent = true;
-    set_state(h, NET_HTTP_REPLY);
+    net_http_set_state(h, NET_HTTP_REPLY);
 }
 
 static void reply_stats(struct net_http *h)
 {
     struct buf body = {0};
     char line[256];
-    core_stat_inc(st.stats_requests);
-    buf_append(&body, "{\n", 2);
+    core_stat_inc(net_http_st.stats_requests);
+    net_buf_append(&body, "{\n", 2);
     int n = core_stat_count();
     for (int i = 0; i < n; i++) {
         int len = snprintf(line, sizeof(line), "  \"%s\": %lld%s\n", core_stat_name(i),
                            (long long)core_stat_sum(i), i + 1 < n ? "," : "");
-        if (buf_append(&body, line, (size_t)len) < 0)
+        if (net_buf_append(&body, line, (size_t)len) < 0)
             break;
     }
-    buf_append(&body, "}\n", 2);
+    net_buf_append(&body, "}\n", 2);
     bool close = !h->client_keepalive || h->c->stop_after_response;
     int hl = snprintf(line, sizeof(line),
                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                       "Cache-Control: no-store\r\nContent-Length: %zu\r\n%s\r\n",
-                      buf_len(&body), close ? "Connection: close\r\n" : "");
-    buf_append(&h->resp.out, line, (size_t)hl);
+                      net_buf_len(&body), close ? "Connection: close\r\n" : "");
+    net_buf_append(&h->resp.out, line, (size_t)hl);
     if (h->method != NET_HTTP1_METHOD_HEAD)
-        buf_append(&h->resp.out, body.data, buf_len(&body));
-    buf_free(&body);
-    count_status(200);
+        net_buf_append(&h->resp.out, body.data, net_buf_len(&body));
+    net_buf_free(&body);
+    net_http_count_status(200);
     h->close_after = close;
     h->resp_head_sent = true;
-    set_state(h, NET_HTTP_REPLY);
+    net_http_set_state(h, NET_HTTP_REPLY);
 }
 
 // ---- the origin connection ----
 
 static void on_origin_event(struct core_event *ev, uint32_t events);
-static void pump(struct net_http *h);
 
 static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *peer);
 
@@ -570,14 +274,14 @@ static bool origin_from_pool(struct net_http *h, const struct net_http_config *c
         return false;
     }
     h->reused = true;
-    set_state(h, NET_HTTP_FORWARD);
+    net_http_set_state(h, NET_HTTP_FORWARD);
     return true;
 }
 
 static void origin_connect(struct net_http *h, const struct sockaddr_storage *addr,
                            socklen_t addrlen)
 {
-    const struct net_http_config *cfg = config();
+    const struct net_http_config *cfg = net_http_cfg();
     char peer[64];
     if (addr != &h->oaddr)
         memcpy(&h->oaddr, addr, addrlen);
@@ -586,32 +290,32 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
         return;
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        core_stat_inc(st.connect_fail); // out of descriptors, typically
+        core_stat_inc(net_http_st.connect_fail); // out of descriptors, typically
         core_log_warn("origin %s:%u: socket: %s", h->origin_host, h->origin_port, strerror(errno));
-        reply(h, 502, "Bad Gateway: cannot reach the origin\n", true);
+        net_http_reply(h, 502, "Bad Gateway: cannot reach the origin\n", true);
         return;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    core_stat_inc(st.origin_connects);
+    core_stat_inc(net_http_st.origin_connects);
     if (connect(fd, (const struct sockaddr *)addr, addrlen) < 0 && errno != EINPROGRESS) {
         int e = errno;
         close(fd);
-        core_stat_inc(st.connect_fail);
+        core_stat_inc(net_http_st.connect_fail);
         net_conn_peer_text(h->c, peer, sizeof(peer));
         core_log_warn("origin %s:%u for client %s: connect: %s", h->origin_host, h->origin_port,
                       peer, strerror(e));
-        reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
+        net_http_reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return;
     }
     h->ofd = fd;
     h->oev.fn = on_origin_event;
     if (core_worker_add(h->c->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &h->oev) < 0) {
         origin_close(h);
-        reply(h, 502, "Bad Gateway\n", true);
+        net_http_reply(h, 502, "Bad Gateway\n", true);
         return;
     }
-    set_state(h, NET_HTTP_CONNECTING);
+    net_http_set_state(h, NET_HTTP_CONNECTING);
     net_conn_arm(h->c, cfg ? cfg->connect_timeout_ms : 30000);
 }
 
@@ -623,15 +327,15 @@ static void on_resolved(void *arg, int rc, const struct sockaddr_storage *addr, 
         char peer[64];
         net_conn_peer_text(h->c, peer, sizeof(peer));
         core_log_warn("origin %s for client %s: cannot resolve the name", h->origin_host, peer);
-        core_stat_inc(st.connect_fail);
-        reply(h, 502, "Bad Gateway: unknown origin host\n", true);
+        core_stat_inc(net_http_st.connect_fail);
+        net_http_reply(h, 502, "Bad Gateway: unknown origin host\n", true);
     } else {
         origin_connect(h, addr, len);
     }
-    pump(h);
+    net_http_pump(h);
 }
 
-static void start_origin(struct net_http *h, const char *host, uint16_t port)
+void net_http_start_origin(struct net_http *h, const char *host, uint16_t port)
 {
     struct sockaddr_storage addr;
     socklen_t len;
@@ -643,11 +347,11 @@ static void start_origin(struct net_http *h, const char *host, uint16_t port)
     }
     h->resolve = net_resolve_start(h->c->w, host, port, on_resolved, h);
     if (!h->resolve) {
-        reply(h, 502, "Bad Gateway\n", true);
+        net_http_reply(h, 502, "Bad Gateway\n", true);
         return;
     }
-    set_state(h, NET_HTTP_RESOLVING);
-    const struct net_http_config *cfg = config();
+    net_http_set_state(h, NET_HTTP_RESOLVING);
+    const struct net_http_config *cfg = net_http_cfg();
     net_conn_arm(h->c, cfg ? cfg->connect_timeout_ms : 30000);
 }
 
@@ -664,7 +368,7 @@ struct route {
 
 static __thread struct route scratch_route;
 
-static void slice_copy(const char *buf, struct net_http1_slice s, char *out, size_t len)
+void net_http_slice_copy(const char *buf, struct net_http1_slice s, char *out, size_t len)
 {
     size_t n = s.len < len - 1 ? s.len : len - 1;
     memcpy(out, buf + s.off, n);
@@ -678,7 +382,7 @@ static int route(struct net_http *h, const struct net_http_config *cfg, const ch
 {
     char host[256], path[8192];
     bool tls = h->c->tls != NULL;
-    slice_copy(buf, req->host_name, host, sizeof(host));
+    net_http_slice_copy(buf, req->host_name, host, sizeof(host));
     for (char *p = host; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     size_t hl = strlen(host);
@@ -686,7 +390,7 @@ static int route(struct net_http *h, const struct net_http_config *cfg, const ch
         memmove(host, host + 1, hl - 2);
         host[hl - 2] = '\0';
     }
-    slice_copy(buf, req->path, path, sizeof(path));
+    net_http_slice_copy(buf, req->path, path, sizeof(path));
     if (!path[0] || path[0] == '?') {
         memmove(path + 1, path, strnlen(path, sizeof(path) - 2) + 1);
         path[0] = '/';
@@ -703,7 +407,7 @@ static int route(struct net_http *h, const struct net_http_config *cfg, const ch
         return 0;
     }
     if (req->form != NET_HTTP1_TARGET_ABSOLUTE || cfg->remap_required) {
-        core_stat_inc(st.no_remap);
+        core_stat_inc(net_http_st.no_remap);
         return 404;
     }
     bool abs_tls = false;
@@ -737,20 +441,20 @@ static int write_origin_head(struct net_http *h, const char *buf,
         .path = r->path,
         .via_name = VIA_NAME,
         .client_ip = ip,
-        .origin_close = !config() || config()->sharing == NET_SHARE_NONE,
+        .origin_close = !net_http_cfg() || net_http_cfg()->sharing == NET_SHARE_NONE,
     };
     char *out = scratch.head;
     int n = net_http1_request_write_proxy(buf, req, &o, out, OUT_HEAD_MAX);
     if (n > 0)
-        n = buf_append(&h->req.out, out, (size_t)n);
+        n = net_buf_append(&h->req.out, out, (size_t)n);
     // A bodiless request may be sent again on a fresh connection when a pooled one turns out
     // to be closed before answering (the race every connection pool has).
     free(h->retry_head);
     h->retry_head = NULL;
     h->no_pool = h->reused = false;
     if (n >= 0 && !o.origin_close && req->body == NET_HTTP1_BODY_NONE &&
-        (h->retry_head = malloc((size_t)buf_len(&h->req.out)))) {
-        h->retry_len = buf_len(&h->req.out);
+        (h->retry_head = malloc((size_t)net_buf_len(&h->req.out)))) {
+        h->retry_len = net_buf_len(&h->req.out);
         memcpy(h->retry_head, h->req.out.data + h->req.out.start, h->retry_len);
     }
     return n < 0 ? n : 0;
@@ -777,73 +481,13 @@ static void choose_sni(struct net_http *h, const struct route *r)
     snprintf(h->origin_sni, sizeof(h->origin_sni), "%s", name);
 }
 
-// ---- CONNECT ----
-
-static bool port_allowed(const struct net_http_config *cfg, unsigned port)
-{
-    for (size_t i = 0; i < cfg->n_connect_ports; i++)
-        if (port >= cfg->connect_ports[i][0] && port <= cfg->connect_ports[i][1])
-            return true;
-    return false;
-}
-
-// CONNECT host:port (ip_allow already allowed the method for this client): a port outside
-// proxy.config.http.connect_ports is refused with 403 before anything is dialled; otherwise the
-// origin is dialled and, once connected, 200 opens a byte tunnel (see tunnel_open).
-static void start_tunnel(struct net_http *h, const struct net_http_config *cfg, const char *buf,
-                         const struct net_http1_request *req)
-{
-    char auth[300], *host = auth;
-    slice_copy(buf, req->authority, auth, sizeof(auth));
-    char *colon = strrchr(auth, ':');
-    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
-    if (colon)
-        *colon = '\0';
-    if (host[0] == '[' && colon && colon[-1] == ']') {
-        host++;
-        colon[-1] = '\0';
-    }
-    if (!colon || port < 1 || port > 65535 || !host[0]) {
-        core_stat_inc(st.bad_requests);
-        reply(h, 400, "Bad Request: CONNECT needs host:port\n", true);
-        return;
-    }
-    if (!port_allowed(cfg, (unsigned)port)) {
-        core_stat_inc(st.denied);
-        reply(h, 403, "Forbidden: CONNECT to this port is not allowed\n", true);
-        return;
-    }
-    h->tunnel = true;
-    h->origin_tls = false;
-    h->req.body = NET_HTTP1_BODY_TUNNEL;
-    h->req.body_done = false;
-    start_origin(h, host, (uint16_t)port);
-}
-
-// The origin accepted the tunnel's connection: 200, then opaque bytes both ways. Each direction
-// ends with a half-close passed on to the other side; the tunnel ends when both did.
-static void tunnel_open(struct net_http *h)
-{
-    static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
-    if (!h->routed) {
-        buf_append(&h->resp.out, ok, sizeof(ok) - 1);
-        count_status(200);
-    }
-    h->resp_head_parsed = true;
-    h->resp_head_sent = true;
-    h->close_after = true;
-    h->resp.body = NET_HTTP1_BODY_TUNNEL;
-    h->resp.body_done = false;
-    set_state(h, NET_HTTP_FORWARD);
-}
-
 static void handle_request(struct net_http *h, const struct net_http_config *cfg,
                            const struct net_http1_request *req, size_t head_len)
 {
     const char *buf = h->req.in.data + h->req.in.start;
     char method[32];
-    core_stat_inc(st.requests);
-    slice_copy(buf, req->method_name, method, sizeof(method));
+    core_stat_inc(net_http_st.requests);
+    net_http_slice_copy(buf, req->method_name, method, sizeof(method));
     h->method = req->method;
     h->client_keepalive = req->keep_alive;
     h->client_http10 = req->version == 10;
@@ -853,9 +497,9 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
                        (req->body == NET_HTTP1_BODY_LENGTH && req->content_length == 0);
     net_http1_chunked_init(&h->req.ch);
     if (!net_ipallow_check(cfg->ipallow, (const struct sockaddr *)&h->c->peer, method)) {
-        core_stat_inc(st.denied);
+        core_stat_inc(net_http_st.denied);
         h->req.in.start += head_len;
-        reply(h, 403, "Forbidden\n", false);
+        net_http_reply(h, 403, "Forbidden\n", false);
         return;
     }
     if (req->form == NET_HTTP1_TARGET_ORIGIN && req->path.len == sizeof(STATS_PATH) - 1 &&
@@ -867,7 +511,7 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
     }
     if (req->method == NET_HTTP1_METHOD_CONNECT) {
         h->req.in.start += head_len;
-        start_tunnel(h, cfg, buf, req);
+        net_tunnel_start(h, cfg, buf, req);
         return;
     }
     struct route *r = &scratch_route;
@@ -876,26 +520,26 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
         status = 400;
     h->req.in.start += head_len; // the head is consumed (rewritten into req.out or refused)
     if (status != 0) {
-        reply(h, status, status == 404 ? "Not Found: no remap rule for this host\n" : NULL,
+        net_http_reply(h, status, status == 404 ? "Not Found: no remap rule for this host\n" : NULL,
               status >= 500);
     } else {
         choose_sni(h, r);
-        start_origin(h, r->host, r->port);
+        net_http_start_origin(h, r->host, r->port);
     }
 }
 
 // Parses the next request head in req.in. Returns true when it changed state.
 static bool read_head(struct net_http *h)
 {
-    const struct net_http_config *cfg = config();
+    const struct net_http_config *cfg = net_http_cfg();
     if (!cfg) {
-        set_state(h, NET_HTTP_DONE);
+        net_http_set_state(h, NET_HTTP_DONE);
         return true;
     }
-    if (buf_len(&h->req.in) == 0)
+    if (net_buf_len(&h->req.in) == 0)
         return false;
     struct net_http1_request *req = &scratch_req;
-    int rc = net_http1_request_parse(h->req.in.data + h->req.in.start, buf_len(&h->req.in),
+    int rc = net_http1_request_parse(h->req.in.data + h->req.in.start, net_buf_len(&h->req.in),
                                      cfg->header_max, req);
     if (rc > 0) {
         handle_request(h, cfg, req, (size_t)rc);
@@ -903,61 +547,22 @@ static bool read_head(struct net_http *h)
         char peer[64];
         net_conn_peer_text(h->c, peer, sizeof(peer));
         CORE_DEBUG("http", "[%llu] bad request from %s", (unsigned long long)h->c->id, peer);
-        core_stat_inc(st.bad_requests);
+        core_stat_inc(net_http_st.bad_requests);
         h->client_keepalive = false;
         h->req.in.start = h->req.in.end; // nothing more is read from this client
-        reply(h, net_http1_parse_status(rc), NULL, true);
+        net_http_reply(h, net_http1_parse_status(rc), NULL, true);
     }
     return rc != 0;
 }
 
 // ---- streaming ----
 
-// Classifies the unclassified bytes of f->in as body bytes (pass) until the body ends.
-// Returns 0, or a negative errno for a malformed chunked body.
-static int classify(struct flow *f)
-{
-    if (f->body_done)
-        return 0;
-    size_t off = f->in.start + f->pass;
-    size_t un = f->in.end - off;
-    switch (f->body) {
-    case NET_HTTP1_BODY_NONE:
-        f->body_done = true;
-        break;
-    case NET_HTTP1_BODY_LENGTH: {
-        uint64_t n = un < f->left ? un : f->left;
-        f->pass += n;
-        f->left -= n;
-        f->body_done = f->left == 0;
-        break;
-    }
-    case NET_HTTP1_BODY_CHUNKED: {
-        size_t used = 0;
-        int rc = net_http1_chunked_feed(&f->ch, f->in.data + off, un, &used, NULL, NULL);
-        f->pass += used;
-        if (rc < 0)
-            return rc;
-        f->body_done = rc == 1;
-        break;
-    }
-    case NET_HTTP1_BODY_EOF:
-    case NET_HTTP1_BODY_TUNNEL:
-        f->pass += un;
-        f->body_done = f->eof;
-        break;
-    }
-    return 0;
-}
-
-typedef ssize_t (*io_fn)(void *ctx, void *buf, size_t len);
-
-static ssize_t client_read(void *ctx, void *buf, size_t len)
+ssize_t net_http_client_read(void *ctx, void *buf, size_t len)
 {
     return net_conn_read(ctx, buf, len);
 }
 
-static ssize_t client_write(void *ctx, void *buf, size_t len)
+ssize_t net_http_client_write(void *ctx, void *buf, size_t len)
 {
     return net_conn_write(ctx, buf, len);
 }
@@ -984,7 +589,7 @@ static ssize_t origin_ssl_result(struct net_http *h, int n)
     }
 }
 
-static ssize_t origin_read(void *ctx, void *buf, size_t len)
+ssize_t net_http_origin_read(void *ctx, void *buf, size_t len)
 {
     struct net_http *h = ctx;
     if (h->ossl) {
@@ -995,7 +600,7 @@ static ssize_t origin_read(void *ctx, void *buf, size_t len)
     return n >= 0 ? n : -errno;
 }
 
-static ssize_t origin_write(void *ctx, void *buf, size_t len)
+ssize_t net_http_origin_write(void *ctx, void *buf, size_t len)
 {
     struct net_http *h = ctx;
     if (h->ossl) {
@@ -1006,68 +611,11 @@ static ssize_t origin_write(void *ctx, void *buf, size_t len)
     return n >= 0 ? n : -errno;
 }
 
-// Reads from a source into f->in while there is room. Returns 1 on progress, 0 on none, or a
-// negative errno on a read error. Sets f->eof at the end of the stream.
-static int flow_fill(struct flow *f, io_fn rd, void *ctx, size_t max)
-{
-    int progress = 0;
-    while (!f->eof) {
-        ssize_t room = buf_room(&f->in, max);
-        if (room <= 0)
-            return room < 0 ? (int)room : progress;
-        ssize_t n = rd(ctx, f->in.data + f->in.end, (size_t)room);
-        if (n == -EAGAIN || n == -EINTR) {
-            buf_trim(&f->in); // an idle connection keeps no buffer
-            return progress;
-        }
-        if (n < 0)
-            return (int)n;
-        if (n == 0)
-            f->eof = true;
-        f->in.end += (size_t)n;
-        progress = 1;
-    }
-    return progress;
-}
-
-// Sends f->out, then the classified bytes of f->in, to a destination. Returns 1 on progress,
-// 0 on none, or a negative errno on a write error.
-static int flow_flush(struct flow *f, io_fn wr, void *ctx)
-{
-    int progress = 0;
-    while (buf_len(&f->out) > 0) {
-        ssize_t n = wr(ctx, f->out.data + f->out.start, buf_len(&f->out));
-        if (n == -EAGAIN)
-            return progress;
-        if (n < 0)
-            return (int)n;
-        f->out.start += (size_t)n;
-        progress = 1;
-    }
-    buf_trim(&f->out);
-    while (f->pass > 0) {
-        ssize_t n = wr(ctx, f->in.data + f->in.start, f->pass);
-        if (n == -EAGAIN)
-            return progress;
-        if (n < 0)
-            return (int)n;
-        f->in.start += (size_t)n;
-        f->pass -= (size_t)n;
-        progress = 1;
-    }
-    return progress;
-}
-
-static bool flow_drained(const struct flow *f)
-{
-    return buf_len(&f->out) == 0 && f->pass == 0;
-}
-
 static int parse_response(struct net_http *h)
 {
     struct net_http1_response *resp = &scratch_resp;
     const char *buf = h->resp.in.data + h->resp.in.start;
-    int rc = net_http1_response_parse(buf, buf_len(&h->resp.in), OUT_HEAD_MAX, h->method, resp);
+    int rc = net_http1_response_parse(buf, net_buf_len(&h->resp.in), OUT_HEAD_MAX, h->method, resp);
     if (rc <= 0)
         goto out;
     bool close = !h->client_keepalive || resp->body == NET_HTTP1_BODY_EOF ||
@@ -1081,7 +629,7 @@ static int parse_response(struct net_http *h)
     char *out = scratch.head;
     int n = net_http1_response_write_proxy(buf, resp, &o, out, OUT_HEAD_MAX);
     if (n > 0)
-        n = buf_append(&h->resp.out, out, (size_t)n);
+        n = net_buf_append(&h->resp.out, out, (size_t)n);
     if (n < 0) {
         rc = n;
         goto out;
@@ -1090,7 +638,7 @@ static int parse_response(struct net_http *h)
     h->resp_head_sent = true;
     if (resp->interim)
         goto out; // the final head follows
-    count_status(resp->status);
+    net_http_count_status(resp->status);
     h->resp_head_parsed = true;
     h->origin_keepalive = resp->keep_alive;
     free(h->retry_head); // the origin answered: no retry from here on
@@ -1110,10 +658,10 @@ out:
 // origin said so, both messages ended at their framing, nothing is left unread.
 static void origin_release(struct net_http *h)
 {
-    const struct net_http_config *cfg = config();
+    const struct net_http_config *cfg = net_http_cfg();
     char key[NET_OPOOL_KEY_MAX], lax[NET_OPOOL_KEY_MAX];
     bool ok = h->ofd >= 0 && h->origin_keepalive && h->resp.body_done && !h->resp.eof &&
-              buf_len(&h->resp.in) == 0 && h->req.body_done && flow_drained(&h->req) &&
+              net_buf_len(&h->resp.in) == 0 && h->req.body_done && net_flow_drained(&h->req) &&
               (!h->ossl || SSL_pending(h->ossl) == 0) && pool_keys(h, cfg, key, lax) == 0;
     if (ok) {
         core_worker_del(h->c->w, h->ofd);
@@ -1129,16 +677,16 @@ static void origin_release(struct net_http *h)
 // meanwhile): the request goes again on a fresh connection. Returns true when retried.
 static bool retry_fresh(struct net_http *h)
 {
-    if (!h->reused || !h->retry_head || h->resp_head_parsed || buf_len(&h->resp.in) > 0)
+    if (!h->reused || !h->retry_head || h->resp_head_parsed || net_buf_len(&h->resp.in) > 0)
         return false;
     CORE_DEBUG("http", "[%llu] pooled origin connection was stale: retrying on a new one",
                (unsigned long long)h->c->id);
     origin_close(h);
-    flow_reset(&h->req, true);
-    flow_reset(&h->resp, false);
+    net_flow_reset(&h->req, true);
+    net_flow_reset(&h->resp, false);
     h->req.body_done = true;
     h->resp.eof = false;
-    if (buf_append(&h->req.out, h->retry_head, h->retry_len) < 0)
+    if (net_buf_append(&h->req.out, h->retry_head, h->retry_len) < 0)
         return false;
     free(h->retry_head);
     h->retry_head = NULL;
@@ -1152,17 +700,17 @@ static void finish_transaction(struct net_http *h)
 {
     origin_release(h);
     if (h->close_after || h->c->stop_after_response || !h->req.body_done ||
-        !flow_drained(&h->req)) {
-        set_state(h, NET_HTTP_DONE);
+        !net_flow_drained(&h->req)) {
+        net_http_set_state(h, NET_HTTP_DONE);
         return;
     }
-    flow_reset(&h->resp, false);
-    flow_reset(&h->req, true); // what is left in req.in is the next (pipelined) request
-    buf_trim(&h->req.in);
+    net_flow_reset(&h->resp, false);
+    net_flow_reset(&h->req, true); // what is left in req.in is the next (pipelined) request
+    net_buf_trim(&h->req.in);
     h->resp_head_parsed = false;
     h->resp_head_sent = false;
     h->close_after = false;
-    set_state(h, NET_HTTP_READ_HEAD);
+    net_http_set_state(h, NET_HTTP_READ_HEAD);
 }
 
 // A failure while forwarding: an error reply when the client has seen nothing yet, else close.
@@ -1180,34 +728,34 @@ static void forward_failed(struct net_http *h, int origin_stat, int status, cons
         CORE_DEBUG("http", "[%llu] %s (origin %s:%u, client %s)", (unsigned long long)h->c->id,
                    why, h->origin_host, h->origin_port, peer);
     if (status && !h->resp_head_sent)
-        reply(h, status, NULL, true);
+        net_http_reply(h, status, NULL, true);
     else
-        set_state(h, NET_HTTP_DONE);
+        net_http_set_state(h, NET_HTTP_DONE);
 }
 
 static int step_request(struct net_http *h)
 {
     int p = 0;
     if (!h->req.body_done) {
-        int rc = flow_fill(&h->req, client_read, h->c, FLOW_BUF);
-        if (rc < 0 || (h->req.eof && buf_len(&h->req.in) == h->req.pass)) {
-            set_state(h, NET_HTTP_DONE); // the client went away mid-request
+        int rc = net_flow_fill(&h->req, net_http_client_read, h->c, FLOW_BUF);
+        if (rc < 0 || (h->req.eof && net_buf_len(&h->req.in) == h->req.pass)) {
+            net_http_set_state(h, NET_HTTP_DONE); // the client went away mid-request
             return 1;
         }
         p |= rc;
-        if (classify(&h->req) < 0) {
-            core_stat_inc(st.bad_requests);
+        if (net_flow_classify(&h->req) < 0) {
+            core_stat_inc(net_http_st.bad_requests);
             forward_failed(h, -1, 400, "malformed chunked request body");
             return 1;
         }
     }
-    int rc = flow_flush(&h->req, origin_write, h);
+    int rc = net_flow_flush(&h->req, net_http_origin_write, h);
     if (rc < 0 && retry_fresh(h))
         return 1;
     if (rc < 0 && !h->resp_head_parsed) {
         // An origin that answers early and closes may refuse the rest of a request body: only
         // a failure before its response head is the origin's fault.
-        forward_failed(h, st.origin_resets, 502, "origin write failed");
+        forward_failed(h, net_http_st.origin_resets, 502, "origin write failed");
         return 1;
     }
     return p | (rc > 0);
@@ -1217,41 +765,41 @@ static int step_response(struct net_http *h)
 {
     int p = 0;
     if (!h->resp.body_done) {
-        int rc = flow_fill(&h->resp, origin_read, h, h->resp_head_parsed ? FLOW_BUF : OUT_HEAD_MAX);
-        if ((rc < 0 || (h->resp.eof && buf_len(&h->resp.in) == 0)) && retry_fresh(h))
+        int rc = net_flow_fill(&h->resp, net_http_origin_read, h, h->resp_head_parsed ? FLOW_BUF : OUT_HEAD_MAX);
+        if ((rc < 0 || (h->resp.eof && net_buf_len(&h->resp.in) == 0)) && retry_fresh(h))
             return 1;
         if (rc < 0) {
-            forward_failed(h, st.origin_resets, 502,
+            forward_failed(h, net_http_st.origin_resets, 502,
                            rc == -ECONNRESET ? "connection reset by the origin"
                                              : "origin read failed");
             return 1;
         }
         p |= rc;
-        while (!h->resp_head_parsed && buf_len(&h->resp.in) > 0) {
+        while (!h->resp_head_parsed && net_buf_len(&h->resp.in) > 0) {
             rc = parse_response(h);
             if (rc < 0) {
-                forward_failed(h, st.origin_bad, 502, "malformed origin response");
+                forward_failed(h, net_http_st.origin_bad, 502, "malformed origin response");
                 return 1;
             }
             if (rc == 0)
                 break;
         }
         if (!h->resp_head_parsed && h->resp.eof) {
-            forward_failed(h, st.origin_closed, 502, "origin closed before responding");
+            forward_failed(h, net_http_st.origin_closed, 502, "origin closed before responding");
             return 1;
         }
-        if (h->resp_head_parsed && classify(&h->resp) < 0) {
-            forward_failed(h, st.origin_bad, 0, "malformed chunked response body");
+        if (h->resp_head_parsed && net_flow_classify(&h->resp) < 0) {
+            forward_failed(h, net_http_st.origin_bad, 0, "malformed chunked response body");
             return 1;
         }
         if (h->resp_head_parsed && h->resp.eof && !h->resp.body_done) {
-            forward_failed(h, st.origin_closed, 0, "origin closed mid-body");
+            forward_failed(h, net_http_st.origin_closed, 0, "origin closed mid-body");
             return 1;
         }
     }
-    int rc = flow_flush(&h->resp, client_write, h->c);
+    int rc = net_flow_flush(&h->resp, net_http_client_write, h->c);
     if (rc < 0) {
-        set_state(h, NET_HTTP_DONE);
+        net_http_set_state(h, NET_HTTP_DONE);
         return 1;
     }
     return p | (rc > 0);
@@ -1263,7 +811,7 @@ static int step_origin_tls(struct net_http *h);
 static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *peer)
 {
     const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
-    const struct net_http_config *cfg = config();
+    const struct net_http_config *cfg = net_http_cfg();
     char ip[INET6_ADDRSTRLEN] = "", key[640];
     const void *a = peer->ss_family == AF_INET6
                         ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
@@ -1275,10 +823,10 @@ static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *p
     if (!prof || tls_origin_key(prof, ip, h->origin_port, name, key, sizeof(key)) < 0 ||
         !(h->ossl = tls_origin_ssl_new(tc->origin, prof, name, name, key)) ||
         !SSL_set_fd(h->ossl, h->ofd)) {
-        reply(h, 502, "Bad Gateway\n", true);
+        net_http_reply(h, 502, "Bad Gateway\n", true);
         return 1;
     }
-    set_state(h, NET_HTTP_ORIGIN_TLS);
+    net_http_set_state(h, NET_HTTP_ORIGIN_TLS);
     net_conn_arm(h->c, cfg ? cfg->connect_timeout_ms : 30000);
     return step_origin_tls(h);
 }
@@ -1299,18 +847,18 @@ static int step_connecting(struct net_http *h)
     if (err) {
         char cpeer[64];
         net_conn_peer_text(h->c, cpeer, sizeof(cpeer));
-        core_stat_inc(st.connect_fail);
+        core_stat_inc(net_http_st.connect_fail);
         core_log_warn("origin %s:%u for client %s: connect: %s", h->origin_host,
                       h->origin_port, cpeer, strerror(err));
-        reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
+        net_http_reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return 1;
     }
     if (h->origin_tls)
         return start_origin_tls(h, &peer);
     if (h->tunnel)
-        tunnel_open(h);
+        net_tunnel_open(h);
     else
-        set_state(h, NET_HTTP_FORWARD);
+        net_http_set_state(h, NET_HTTP_FORWARD);
     return 1;
 }
 
@@ -1329,7 +877,7 @@ static int step_origin_tls(struct net_http *h)
     enum tls_verify_verdict v = tls_origin_verdict(h->ossl);
     bool verified = v == TLS_VERDICT_OK || v == TLS_VERDICT_NONE;
     if (r == 1 && verified) {
-        set_state(h, NET_HTTP_FORWARD);
+        net_http_set_state(h, NET_HTTP_FORWARD);
         return 1;
     }
     char peer[64];
@@ -1339,72 +887,29 @@ static int step_origin_tls(struct net_http *h)
                       "connecting anyway (policy PERMISSIVE)",
                       h->origin_host, h->origin_port, h->origin_sni, peer,
                       tls_origin_verdict_name(v));
-        set_state(h, NET_HTTP_FORWARD);
+        net_http_set_state(h, NET_HTTP_FORWARD);
         return 1;
     }
     core_log_warn("origin %s:%u (%s) for client %s: TLS handshake failed: %s", h->origin_host,
                   h->origin_port, h->origin_sni, peer,
                   verified ? "handshake error" : tls_origin_verdict_name(v));
     ERR_clear_error();
-    reply(h, 502, verified ? "Bad Gateway: TLS handshake with the origin failed\n"
+    net_http_reply(h, 502, verified ? "Bad Gateway: TLS handshake with the origin failed\n"
                            : "Bad Gateway: the origin's certificate was not accepted\n",
           true);
     return 1;
 }
 
-// One round of a tunnel: relay what can be relayed and pass half-closes on. Returns progress.
-static int step_tunnel(struct net_http *h)
-{
-    int p = 0;
-    int rc = flow_fill(&h->req, client_read, h->c, FLOW_BUF);
-    if (rc < 0) {
-        set_state(h, NET_HTTP_DONE);
-        return 1;
-    }
-    p |= rc;
-    classify(&h->req);
-    rc = flow_flush(&h->req, origin_write, h);
-    if (rc < 0) {
-        set_state(h, NET_HTTP_DONE);
-        return 1;
-    }
-    p |= rc > 0;
-    if (h->req.eof && flow_drained(&h->req) && !h->req.body_done) {
-        h->req.body_done = true; // the client's FIN, passed on
-        shutdown(h->ofd, SHUT_WR);
-    }
-    rc = flow_fill(&h->resp, origin_read, h, FLOW_BUF);
-    if (rc < 0) {
-        set_state(h, NET_HTTP_DONE);
-        return 1;
-    }
-    p |= rc;
-    classify(&h->resp);
-    rc = flow_flush(&h->resp, client_write, h->c);
-    if (rc < 0) {
-        set_state(h, NET_HTTP_DONE);
-        return 1;
-    }
-    p |= rc > 0;
-    if (h->resp.eof && flow_drained(&h->resp) && !h->resp.body_done) {
-        h->resp.body_done = true; // the origin's FIN, passed on
-        net_conn_shutdown_write(h->c);
-    }
-    if (h->req.body_done && h->resp.body_done)
-        set_state(h, NET_HTTP_DONE);
-    return p;
-}
-
 static int step(struct net_http *h)
 {
-    const struct net_http_config *cfg = config();
+    const struct net_http_config *cfg = net_http_cfg();
     switch (h->state) {
     case NET_HTTP_READ_HEAD: {
-        int rc = flow_fill(&h->req, client_read, h->c, cfg ? cfg->header_max : 131072);
+        int rc = net_flow_fill(&h->req, net_http_client_read, h->c, cfg ? cfg->header_max : 131072);
         if (read_head(h))
             return 1;
         if (rc < 0 || h->req.eof)
-            set_state(h, NET_HTTP_DONE);
+            net_http_set_state(h, NET_HTTP_DONE);
         return rc > 0;
     }
     case NET_HTTP_RESOLVING:
@@ -1415,28 +920,28 @@ static int step(struct net_http *h)
         return step_origin_tls(h);
     case NET_HTTP_FORWARD: {
         if (h->tunnel)
-            return step_tunnel(h);
+            return net_tunnel_step(h);
         int p = step_request(h);
         if (h->state != NET_HTTP_FORWARD)
             return 1;
         p |= step_response(h);
         if (h->state == NET_HTTP_FORWARD && h->resp_head_parsed && h->resp.body_done &&
-            flow_drained(&h->resp))
+            net_flow_drained(&h->resp))
             finish_transaction(h);
         return p;
     }
     case NET_HTTP_REPLY: {
-        int rc = flow_flush(&h->resp, client_write, h->c);
+        int rc = net_flow_flush(&h->resp, net_http_client_write, h->c);
         if (rc < 0) {
-            set_state(h, NET_HTTP_DONE);
-        } else if (flow_drained(&h->resp)) {
+            net_http_set_state(h, NET_HTTP_DONE);
+        } else if (net_flow_drained(&h->resp)) {
             if (h->close_after) {
-                set_state(h, NET_HTTP_DONE);
+                net_http_set_state(h, NET_HTTP_DONE);
             } else {
-                flow_reset(&h->resp, false);
-                flow_reset(&h->req, true);
+                net_flow_reset(&h->resp, false);
+                net_flow_reset(&h->req, true);
                 h->resp_head_sent = false;
-                set_state(h, NET_HTTP_READ_HEAD);
+                net_http_set_state(h, NET_HTTP_READ_HEAD);
             }
         }
         return rc > 0;
@@ -1449,17 +954,17 @@ static int step(struct net_http *h)
 
 static void arm(struct net_http *h)
 {
-    const struct net_http_config *cfg = config();
+    const struct net_http_config *cfg = net_http_cfg();
     if (!cfg)
         return;
     switch (h->state) {
     case NET_HTTP_READ_HEAD:
-        net_conn_arm(h->c, buf_len(&h->req.in) ? cfg->txn_in_ms : cfg->keepalive_in_ms);
+        net_conn_arm(h->c, net_buf_len(&h->req.in) ? cfg->txn_in_ms : cfg->keepalive_in_ms);
         break;
     case NET_HTTP_FORWARD:
         // A tunnel's silence is the client's inactivity (ATS: transaction_no_activity_timeout_in).
         // Otherwise: waiting for the client to take response bytes, or for the origin.
-        net_conn_arm(h->c, h->tunnel || (h->resp_head_parsed && !flow_drained(&h->resp))
+        net_conn_arm(h->c, h->tunnel || (h->resp_head_parsed && !net_flow_drained(&h->resp))
                                ? cfg->txn_in_ms
                                : cfg->txn_out_ms);
         break;
@@ -1474,17 +979,17 @@ static void arm(struct net_http *h)
     }
 }
 
-static void on_resume(struct core_msg *msg)
+void net_http_on_resume(struct core_msg *msg)
 {
     struct net_http *h = caa_container_of(msg, struct net_http, resume);
     h->resume_pending = false;
     if (h->state != NET_HTTP_DONE && h->c->state != NET_CONN_CLOSED)
-        pump(h);
+        net_http_pump(h);
 }
 
 // Runs the machine until it cannot progress. After PUMP_ROUNDS busy rounds it yields through
 // the mailbox so one fast transfer cannot starve the worker's other connections.
-static void pump(struct net_http *h)
+void net_http_pump(struct net_http *h)
 {
     if (h->c->state == NET_CONN_CLOSED)
         return;
@@ -1508,7 +1013,7 @@ static void pump(struct net_http *h)
 
 static void on_origin_event(struct core_event *ev, uint32_t events)
 {
-    pump(caa_container_of(ev, struct net_http, oev));
+    net_http_pump(caa_container_of(ev, struct net_http, oev));
 }
 
 // ---- stage interface ----
@@ -1521,56 +1026,17 @@ int net_http_start(struct net_conn *c)
     h->c = c;
     h->ofd = -1;
     h->state = NET_HTTP_READ_HEAD;
-    h->resume.fn = on_resume;
+    h->resume.fn = net_http_on_resume;
     c->http = h;
     arm(h);
-    pump(h);
-    return 0;
-}
-
-int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len)
-{
-    char host[256];
-    const char *colon = strrchr(route, ':');
-    unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
-    size_t hl = colon ? (size_t)(colon - route) : 0;
-    if (hl && route[0] == '[' && route[hl - 1] == ']') {
-        route++;
-        hl -= 2;
-    }
-    if (!colon || hl == 0 || hl >= sizeof(host) || port < 1 || port > 65535) {
-        core_log_warn("[%llu] tunnel route '%s' is not host:port", (unsigned long long)c->id,
-                      route);
-        free(head);
-        return -EINVAL;
-    }
-    memcpy(host, route, hl);
-    host[hl] = '\0';
-    struct net_http *h = calloc(1, sizeof(*h));
-    if (!h) {
-        free(head);
-        return -ENOMEM;
-    }
-    h->c = c;
-    h->ofd = -1;
-    h->state = NET_HTTP_READ_HEAD;
-    h->resume.fn = on_resume;
-    h->tunnel = h->routed = true;
-    h->req.body = NET_HTTP1_BODY_TUNNEL;
-    if (head) {
-        h->req.in.data = (char *)head;
-        h->req.in.cap = h->req.in.end = len;
-    }
-    c->http = h;
-    start_origin(h, host, (uint16_t)port);
-    pump(h);
+    net_http_pump(h);
     return 0;
 }
 
 void net_http_on_client_event(struct net_conn *c, uint32_t events)
 {
     if (c->http)
-        pump(c->http);
+        net_http_pump(c->http);
 }
 
 void net_http_on_timeout(struct net_conn *c)
@@ -1583,48 +1049,48 @@ void net_http_on_timeout(struct net_conn *c)
     switch (h->state) {
     case NET_HTTP_RESOLVING:
     case NET_HTTP_CONNECTING:
-        core_stat_inc(st.connect_timeout);
+        core_stat_inc(net_http_st.connect_timeout);
         core_log_warn("origin %s:%u for client %s: connect timed out", h->origin_host,
                       h->origin_port, peer);
-        reply(h, 504, "Gateway Timeout: the origin did not accept the connection in time\n",
+        net_http_reply(h, 504, "Gateway Timeout: the origin did not accept the connection in time\n",
               true);
-        pump(h);
+        net_http_pump(h);
         return;
     case NET_HTTP_ORIGIN_TLS:
-        core_stat_inc(st.connect_timeout);
+        core_stat_inc(net_http_st.connect_timeout);
         core_log_warn("origin %s:%u (%s) for client %s: TLS handshake timed out",
                       h->origin_host, h->origin_port, h->origin_sni, peer);
-        reply(h, 504, "Gateway Timeout: the origin's TLS handshake did not finish in time\n",
+        net_http_reply(h, 504, "Gateway Timeout: the origin's TLS handshake did not finish in time\n",
               true);
-        pump(h);
+        net_http_pump(h);
         return;
     case NET_HTTP_FORWARD:
         if (h->tunnel) {
-            core_stat_inc(st.txn_timeouts); // an idle tunnel
+            core_stat_inc(net_http_st.txn_timeouts); // an idle tunnel
             break;
         }
         if (!h->resp_head_sent) {
-            core_stat_inc(st.origin_timeouts);
+            core_stat_inc(net_http_st.origin_timeouts);
             core_log_warn("origin %s:%u for client %s: no response in time", h->origin_host,
                           h->origin_port, peer);
-            reply(h, 504, "Gateway Timeout: the origin did not respond in time\n", true);
-            pump(h);
+            net_http_reply(h, 504, "Gateway Timeout: the origin did not respond in time\n", true);
+            net_http_pump(h);
             return;
         }
-        if (flow_drained(&h->resp)) {
-            core_stat_inc(st.origin_timeouts);
+        if (net_flow_drained(&h->resp)) {
+            core_stat_inc(net_http_st.origin_timeouts);
             core_log_warn("origin %s:%u for client %s: stalled mid-response; closing",
                           h->origin_host, h->origin_port, peer);
         } else {
-            core_stat_inc(st.txn_timeouts); // the client stopped reading
+            core_stat_inc(net_http_st.txn_timeouts); // the client stopped reading
         }
         break;
     case NET_HTTP_READ_HEAD:
-        if (buf_len(&h->req.in))
-            core_stat_inc(st.txn_timeouts);
+        if (net_buf_len(&h->req.in))
+            core_stat_inc(net_http_st.txn_timeouts);
         break;
     case NET_HTTP_REPLY:
-        core_stat_inc(st.txn_timeouts);
+        core_stat_inc(net_http_st.txn_timeouts);
         break;
     case NET_HTTP_DONE:
         break;
@@ -1637,7 +1103,7 @@ void net_http_on_timeout(struct net_conn *c)
 bool net_http_idle(const struct net_conn *c)
 {
     const struct net_http *h = c->http;
-    return !h || (h->state == NET_HTTP_READ_HEAD && buf_len(&h->req.in) == 0);
+    return !h || (h->state == NET_HTTP_READ_HEAD && net_buf_len(&h->req.in) == 0);
 }
 
 bool net_http_busy(const struct net_http *h)
@@ -1656,10 +1122,10 @@ void net_http_free(struct net_http *h)
     if (!h)
         return;
     CORE_ASSERT(!h->resume_pending);
-    buf_free(&h->req.in);
-    buf_free(&h->req.out);
-    buf_free(&h->resp.in);
-    buf_free(&h->resp.out);
+    net_buf_free(&h->req.in);
+    net_buf_free(&h->req.out);
+    net_buf_free(&h->resp.in);
+    net_buf_free(&h->resp.out);
     free(h->retry_head);
     free(h);
 }

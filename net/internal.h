@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+// net/internal.h: helpers shared inside net/ only (no other module includes this): the bounded
+// byte buffers and message flows of the HTTP stage (net/flow.c), used by net/proxy.c. Owning
+// worker only; a flow belongs to its connection's struct net_http.
+#ifndef TLSEDGE_NET_INTERNAL_H
+#define TLSEDGE_NET_INTERNAL_H
+
+#include "core/mbox.h"
+#include "core/worker.h"
+#include "net/http1.h"
+
+#include <openssl/base.h>
+#include <sys/socket.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// A flow's buffer grows to FLOW_BUF bytes at most while streaming a body.
+#define FLOW_BUF 32768
+
+// struct buf: bytes data[start, end) of cap allocated (data NULL while empty); owned by its flow.
+struct buf {
+    char *data;
+    size_t cap, start, end;
+};
+
+// struct flow: one direction of a transaction (client -> origin or back).
+struct flow {
+    struct buf in;  // raw bytes from the source
+    struct buf out; // bytes tlsedge made (a head), sent before `pass`
+    size_t pass;    // bytes at in.start to forward unchanged
+    enum net_http1_body body;
+    uint64_t left; // LENGTH: body bytes not classified yet
+    struct net_http1_chunked ch;
+    bool body_done; // the whole body is classified
+    bool eof;       // the source ended
+};
+
+// net_io_fn reads or writes up to len bytes for a flow: > 0 bytes, 0 at the end of the stream,
+// or a negative errno (-EAGAIN: not now).
+typedef ssize_t (*net_io_fn)(void *ctx, void *buf, size_t len);
+
+// net_buf_len returns the bytes b holds. net_buf_free releases b's memory (b stays usable).
+size_t net_buf_len(const struct buf *b);
+void net_buf_free(struct buf *b);
+
+// net_buf_room makes room at b's end for up to max bytes held in all (compacting or growing by
+// doubling from FLOW_BUF) and returns how many bytes may be written at data + end: > 0, 0 when b
+// holds max already, or -ENOMEM.
+ssize_t net_buf_room(struct buf *b, size_t max);
+
+// net_buf_append copies len bytes of data to b's end. Returns 0 or -ENOMEM.
+int net_buf_append(struct buf *b, const char *data, size_t len);
+
+// net_buf_trim frees b's memory when it holds nothing (idle connections keep no buffer).
+void net_buf_trim(struct buf *b);
+
+// net_flow_reset empties f for the next message (keep_in: keep the unread input, e.g. a
+// pipelined request).
+void net_flow_reset(struct flow *f, bool keep_in);
+
+// net_flow_classify marks the unclassified bytes of f->in that belong to the current body as
+// ready to pass (f->pass) until the body ends (f->body_done). Returns 0, or a negative errno for
+// a malformed chunked body.
+int net_flow_classify(struct flow *f);
+
+// net_flow_fill reads from rd(ctx) into f->in while there is room below max. Returns 1 on
+// progress, 0 on none, or a negative errno; sets f->eof at the end of the stream.
+int net_flow_fill(struct flow *f, net_io_fn rd, void *ctx, size_t max);
+
+// net_flow_flush writes f->out, then the classified bytes of f->in, with wr(ctx). Returns 1 on
+// progress, 0 on none, or a negative errno.
+int net_flow_flush(struct flow *f, net_io_fn wr, void *ctx);
+
+// net_flow_drained is true when f has nothing left to write.
+bool net_flow_drained(const struct flow *f);
+
+// ---- the HTTP stage (net/proxy.c), shared with the tunnels (net/tunnel.c) ----
+
+struct net_conn;
+struct net_http_config;
+struct net_resolve;
+
+enum net_http_state {
+    NET_HTTP_READ_HEAD,  // waiting for (the rest of) a request head
+    NET_HTTP_RESOLVING,  // the origin's name is being looked up
+    NET_HTTP_CONNECTING, // non-blocking connect to the origin in progress
+    NET_HTTP_ORIGIN_TLS, // TLS handshake with the origin in progress
+    NET_HTTP_FORWARD,    // request and response streaming
+    NET_HTTP_REPLY,      // sending a response tlsedge made itself
+    NET_HTTP_DONE,       // terminal: the connection is closing
+};
+
+
+// struct net_http: the HTTP stage of one client connection; owned by it (net_http_free).
+struct net_http {
+    enum net_http_state state;
+    struct net_conn *c;
+    struct core_event oev;
+    int ofd;
+    struct flow req;  // client -> origin
+    struct flow resp; // origin -> client
+    bool resp_head_parsed;
+    bool resp_head_sent; // the client has seen (part of) a response head for this request
+    bool close_after;    // close the client once the current response is out
+    bool client_keepalive;
+    bool client_http10;
+    enum net_http1_method method;
+    struct net_resolve *resolve;
+    struct core_msg resume;
+    bool resume_pending;
+    uint16_t origin_port;
+    char origin_host[256];
+    bool tunnel;          // CONNECT: bytes relayed both ways once the origin connected
+    bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
+    SSL *ossl;            // TLS to the origin, or NULL for plain TCP
+    bool origin_tls;      // the route asks for TLS
+    char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
+    bool origin_keepalive; // the origin's response lets its connection carry another request
+    bool reused;           // the origin connection came from the worker's pool
+    bool no_pool;          // a retry after a stale pooled connection: connect afresh
+    char *retry_head;      // the request head, kept while a pooled connection may be stale
+    size_t retry_len;
+    struct sockaddr_storage oaddr; // the origin's address (pool keys, retry)
+    socklen_t oaddrlen;
+};
+
+
+// struct net_http_stats: the HTTP counters' ids (net_http_stats_register).
+struct net_http_stats {
+    int requests, responses[6], origin_connects, connect_fail, connect_timeout, origin_bad,
+        origin_resets, origin_closed, origin_timeouts, bad_requests, denied, no_remap,
+        stats_requests, txn_timeouts;
+};
+
+
+extern struct net_http_stats net_http_st;
+
+// net_http_cfg returns the HTTP part of the current snapshot (RCU reader), or NULL.
+const struct net_http_config *net_http_cfg(void);
+// net_http_set_state moves h to state to (checked against the transition table).
+void net_http_set_state(struct net_http *h, enum net_http_state to);
+// net_http_count_status counts a response status in its class counter.
+void net_http_count_status(int status);
+// net_http_reply queues a response tlsedge makes itself (closing the origin side); a routed
+// tunnel just closes.
+void net_http_reply(struct net_http *h, int status, const char *body, bool close);
+// net_http_start_origin resolves (if needed) and connects to host:port for h.
+void net_http_start_origin(struct net_http *h, const char *host, uint16_t port);
+// net_http_pump runs h's machine until it cannot progress (may close the connection).
+void net_http_pump(struct net_http *h);
+// net_http_on_resume is h's mailbox callback (a yielded pump).
+void net_http_on_resume(struct core_msg *msg);
+// net_http_slice_copy copies slice s of buf into out (len bytes, NUL-terminated, truncated).
+void net_http_slice_copy(const char *buf, struct net_http1_slice s, char *out, size_t len);
+// The flows' I/O functions: the client (ctx: struct net_conn) and the origin (ctx: net_http).
+ssize_t net_http_client_read(void *ctx, void *buf, size_t len);
+ssize_t net_http_client_write(void *ctx, void *buf, size_t len);
+ssize_t net_http_origin_read(void *ctx, void *buf, size_t len);
+ssize_t net_http_origin_write(void *ctx, void *buf, size_t len);
+
+// ---- tunnels (net/tunnel.c) ----
+
+// net_tunnel_start handles CONNECT host:port (req, whose head is in buf): refused with 403
+// outside proxy.config.http.connect_ports, else the origin is dialled.
+void net_tunnel_start(struct net_http *h, const struct net_http_config *cfg, const char *buf,
+                      const struct net_http1_request *req);
+// net_tunnel_open: the tunnel's origin connected: 200 (unless routed), then bytes both ways.
+void net_tunnel_open(struct net_http *h);
+// net_tunnel_step relays one round both ways, passing half-closes on. Returns progress.
+int net_tunnel_step(struct net_http *h);
+
+#endif
