@@ -62,10 +62,11 @@ enum inv_state {
     INV_WAITING, // the callback returned; waiting for its re-enable
 };
 
-// struct vconn: hooks/'s state for one connection, owned through its tls_conn (freed by
-// vconn_close on the owning worker).
+// struct vconn: hooks/'s state for one connection, a client's (tls) or an origin's (out),
+// owned through it (freed by its close on the owning worker).
 struct vconn {
-    struct tls_conn *tls;
+    struct tls_conn *tls; // exactly one of tls and out
+    struct tls_out *out;
     int worker;
     uint32_t slot, gen;
     enum tls_hook point; // the point whose chain runs (or last ran)
@@ -111,10 +112,25 @@ static const unsigned inv_allowed[] = {
     [INV_WAITING] = 1u << INV_IDLE,
 };
 
+static uint64_t v_id(const struct vconn *v)
+{
+    return v->tls ? tls_conn_id(v->tls) : tls_out_id(v->out);
+}
+
+static struct tls_conn_hooks *v_hooks(const struct vconn *v)
+{
+    return v->tls ? tls_conn_hooks(v->tls) : tls_out_hooks(v->out);
+}
+
+static SSL *v_ssl(const struct vconn *v)
+{
+    return v->tls ? tls_conn_ssl(v->tls) : tls_out_ssl(v->out);
+}
+
 static void set_inv(struct vconn *v, enum inv_state to)
 {
     CORE_ASSERT(inv_allowed[v->inv] & (1u << to));
-    CORE_DEBUG("hooks", "[%llu] invocation %s -> %s", (unsigned long long)tls_conn_id(v->tls),
+    CORE_DEBUG("hooks", "[%llu] invocation %s -> %s", (unsigned long long)v_id(v),
                inv_names[v->inv], inv_names[to]);
     v->inv = to;
 }
@@ -126,10 +142,15 @@ static const TSEvent point_event[TLS_HOOK_COUNT] = {
     [TLS_HOOK_CERT] = TS_EVENT_SSL_CERT,
     [TLS_HOOK_VERIFY_CLIENT] = TS_EVENT_SSL_VERIFY_CLIENT,
     [TLS_HOOK_VCONN_CLOSE] = TS_EVENT_VCONN_CLOSE,
+    [TLS_HOOK_OUTBOUND_START] = TS_EVENT_VCONN_OUTBOUND_START,
+    [TLS_HOOK_VERIFY_SERVER] = TS_EVENT_SSL_VERIFY_SERVER,
+    [TLS_HOOK_OUTBOUND_CLOSE] = TS_EVENT_VCONN_OUTBOUND_CLOSE,
 };
 
-static bool pausing(enum tls_hook h)
+static bool pausing(const struct vconn *v, enum tls_hook h)
 {
+    if (v->out)
+        return tls_out_pausing(v->out, h);
     return h == TLS_HOOK_VCONN_START || h == TLS_HOOK_CLIENT_HELLO || h == TLS_HOOK_CERT ||
            (h == TLS_HOOK_VERIFY_CLIENT && hook_verify_client_async);
 }
@@ -151,6 +172,12 @@ static int point_of(TSHttpHookID id)
         return TLS_HOOK_VERIFY_CLIENT;
     case TS_VCONN_CLOSE_HOOK:
         return TLS_HOOK_VCONN_CLOSE;
+    case TS_VCONN_OUTBOUND_START_HOOK:
+        return TLS_HOOK_OUTBOUND_START;
+    case TS_SSL_VERIFY_SERVER_HOOK:
+        return TLS_HOOK_VERIFY_SERVER;
+    case TS_VCONN_OUTBOUND_CLOSE_HOOK:
+        return TLS_HOOK_OUTBOUND_CLOSE;
     default:
         return -1;
     }
@@ -162,12 +189,6 @@ void TSHttpHookAdd(TSHttpHookID id, TSCont contp)
     int p = point_of(id);
     if (!c)
         return;
-    if (id == TS_SSL_VERIFY_SERVER_HOOK || id == TS_VCONN_OUTBOUND_START_HOOK ||
-        id == TS_VCONN_OUTBOUND_CLOSE_HOOK) {
-        // TODO(#9): outbound hooks run once TLS to origins exists.
-        core_log_warn("plugin: TSHttpHookAdd: hook %d (outbound TLS) is not run yet", (int)id);
-        return;
-    }
     if (p < 0) {
         core_log_error("plugin: TSHttpHookAdd: hook %d is not supported by tlsedge", (int)id);
         return;
@@ -265,10 +286,11 @@ static void slot_give(struct table *t, struct vconn *v)
     t->free_head = v->slot;
 }
 
-// Returns c's state, attaching a new one (with a slot) on first use; NULL when out of memory.
-static struct vconn *vconn_attach(struct tls_conn *c)
+// Returns the state of c (or o), attaching a new one (with a slot) on first use; NULL when out
+// of memory.
+static struct vconn *vconn_attach(struct tls_conn *c, struct tls_out *o)
 {
-    struct tls_conn_hooks *hk = tls_conn_hooks(c);
+    struct tls_conn_hooks *hk = c ? tls_conn_hooks(c) : tls_out_hooks(o);
     if (hk->state)
         return hk->state;
     int w = hook_net_self();
@@ -276,6 +298,7 @@ static struct vconn *vconn_attach(struct tls_conn *c)
     if (!v)
         return NULL;
     v->tls = c;
+    v->out = o;
     v->worker = w;
     if (slot_take(&tables[w], v) < 0) {
         free(v);
@@ -302,7 +325,7 @@ static enum tls_hook_verdict chain_run(struct vconn *v)
         v->inline_done = false;
         set_inv(v, INV_CALLING);
         hook_cont_call(c, point_event[v->point], handle_of(v));
-        if (!v->inline_done && pausing(v->point)) {
+        if (!v->inline_done && pausing(v, v->point)) {
             set_inv(v, INV_WAITING);
             return TLS_HOOK_WAIT;
         }
@@ -313,11 +336,12 @@ static enum tls_hook_verdict chain_run(struct vconn *v)
     }
 }
 
-static enum tls_hook_verdict ops_run(struct tls_conn *c, enum tls_hook h)
+static enum tls_hook_verdict run_point(struct tls_conn *c, struct tls_out *o, enum tls_hook h)
 {
-    struct vconn *v = vconn_attach(c);
+    struct vconn *v = vconn_attach(c, o);
     if (!v) {
-        core_log_error("[%llu] out of memory running plugin hooks", (unsigned long long)tls_conn_id(c));
+        core_log_error("[%llu] out of memory running plugin hooks",
+                       (unsigned long long)(c ? tls_conn_id(c) : tls_out_id(o)));
         return TLS_HOOK_FAIL;
     }
     CORE_ASSERT(v->inv == INV_IDLE);
@@ -326,25 +350,47 @@ static enum tls_hook_verdict ops_run(struct tls_conn *c, enum tls_hook h)
     return chain_run(v);
 }
 
-static void ops_close(struct tls_conn *c)
+static void close_point(struct tls_conn *c, struct tls_out *o, enum tls_hook h)
 {
-    struct vconn *v = vconn_attach(c);
+    struct vconn *v = vconn_attach(c, o);
     if (!v)
         return;
     if (v->inv == INV_WAITING)
         set_inv(v, INV_IDLE); // the outstanding hook's re-enable will find the handle stale
-    v->point = TLS_HOOK_VCONN_CLOSE;
+    v->point = h;
     v->index = 0;
     chain_run(v); // never pauses
     slot_give(&tables[v->worker], v);
-    tls_conn_hooks(c)->state = NULL;
+    v_hooks(v)->state = NULL;
     free(v);
+}
+
+static enum tls_hook_verdict ops_run(struct tls_conn *c, enum tls_hook h)
+{
+    return run_point(c, NULL, h);
+}
+
+static void ops_close(struct tls_conn *c)
+{
+    close_point(c, NULL, TLS_HOOK_VCONN_CLOSE);
+}
+
+static enum tls_hook_verdict ops_run_out(struct tls_out *o, enum tls_hook h)
+{
+    return run_point(NULL, o, h);
+}
+
+static void ops_close_out(struct tls_out *o)
+{
+    close_point(NULL, o, TLS_HOOK_OUTBOUND_CLOSE);
 }
 
 static const struct tls_hook_ops hook_ops = {
     .active = point_active,
     .run = ops_run,
     .close = ops_close,
+    .run_out = ops_run_out,
+    .close_out = ops_close_out,
 };
 
 // ---- re-enable ----
@@ -368,8 +414,12 @@ static void reenable_arrived(struct core_msg *m)
         v->index++;
         verdict = chain_run(v);
     }
-    if (verdict != TLS_HOOK_WAIT)
+    if (verdict == TLS_HOOK_WAIT)
+        return;
+    if (v->tls)
         tls_conn_hook_done(v->tls, point, verdict == TLS_HOOK_GO);
+    else
+        tls_out_hook_done(v->out, point, verdict == TLS_HOOK_GO);
 }
 
 void TSVConnReenableEx(TSVConn sslvcp, TSEvent event)
@@ -408,31 +458,31 @@ void TSVConnReenable(TSVConn sslvcp)
 TSSslConnection TSVConnSslConnectionGet(TSVConn sslp)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnSslConnectionGet");
-    return v ? (TSSslConnection)tls_conn_ssl(v->tls) : NULL;
+    return v ? (TSSslConnection)v_ssl(v) : NULL;
 }
 
 TSSslVerifyCTX TSVConnSslVerifyCTXGet(TSVConn sslp)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnSslVerifyCTXGet");
-    return v ? (TSSslVerifyCTX)tls_conn_hooks(v->tls)->verify_ctx : NULL;
+    return v ? (TSSslVerifyCTX)v_hooks(v)->verify_ctx : NULL;
 }
 
 int TSVConnFdGet(TSVConn sslp)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnFdGet");
-    return v ? tls_conn_fd(v->tls) : -1;
+    return !v ? -1 : v->tls ? tls_conn_fd(v->tls) : tls_out_fd(v->out);
 }
 
 struct sockaddr const *TSNetVConnRemoteAddrGet(TSVConn vc)
 {
     struct vconn *v = vconn_get(vc, "TSNetVConnRemoteAddrGet");
-    return v ? tls_conn_peer(v->tls) : NULL;
+    return !v ? NULL : v->tls ? tls_conn_peer(v->tls) : tls_out_peer(v->out);
 }
 
 struct sockaddr const *TSNetVConnLocalAddrGet(TSVConn vc)
 {
     struct vconn *v = vconn_get(vc, "TSNetVConnLocalAddrGet");
-    return v ? tls_conn_local(v->tls) : NULL;
+    return !v ? NULL : v->tls ? tls_conn_local(v->tls) : tls_out_local(v->out);
 }
 
 int TSVConnIsSsl(TSVConn sslp)
@@ -443,14 +493,15 @@ int TSVConnIsSsl(TSVConn sslp)
 int TSVConnIsSslReused(TSVConn sslp)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnIsSslReused");
-    SSL *ssl = v ? tls_conn_ssl(v->tls) : NULL;
+    SSL *ssl = v ? v_ssl(v) : NULL;
     return ssl && SSL_session_reused(ssl);
 }
 
 const char *TSVConnSslSniGet(TSVConn sslp, int *length)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnSslSniGet");
-    const char *sni = v ? tls_conn_hello_sni(v->tls) : NULL;
+    // Inbound: the SNI the client sent; outbound: the SNI tlsedge sends the origin.
+    const char *sni = !v ? NULL : v->tls ? tls_conn_hello_sni(v->tls) : tls_out_sni(v->out);
     if (length)
         *length = sni ? (int)strlen(sni) : 0;
     return sni;
@@ -537,7 +588,7 @@ TSSslContext TSSslContextFindByAddr(struct sockaddr const *addr)
 static TSReturnCode protocol_set(TSVConn connp, const char *name, bool enable, const char *caller)
 {
     struct vconn *v = vconn_get(connp, caller);
-    return v && tls_conn_alpn_set(v->tls, name, enable) == 0 ? TS_SUCCESS : TS_ERROR;
+    return v && v->tls && tls_conn_alpn_set(v->tls, name, enable) == 0 ? TS_SUCCESS : TS_ERROR;
 }
 
 TSReturnCode TSVConnProtocolDisable(TSVConn connp, const char *protocol_name)
@@ -553,7 +604,7 @@ TSReturnCode TSVConnProtocolEnable(TSVConn connp, const char *protocol_name)
 TSReturnCode TSVConnTunnel(TSVConn sslp)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnTunnel");
-    if (!v)
+    if (!v || !v->tls) // an origin connection cannot become a blind tunnel
         return TS_ERROR;
     tls_conn_request_tunnel(v->tls);
     return TS_SUCCESS;

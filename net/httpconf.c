@@ -22,6 +22,7 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.cache.ip_allow.filename", CORE_REC_STRING, "ip_allow.yaml"},
     {"proxy.config.http.request_header_max_size", CORE_REC_INT, "131072"},
     {"proxy.config.http.connect_attempts_timeout", CORE_REC_INT, "30"},
+    {"proxy.config.tlsedge.verify_server_timeout", CORE_REC_INT, "30"},
     {"proxy.config.http.keep_alive_no_activity_timeout_in", CORE_REC_INT, "120"},
     {"proxy.config.http.transaction_no_activity_timeout_in", CORE_REC_INT, "30"},
     {"proxy.config.http.transaction_no_activity_timeout_out", CORE_REC_INT, "30"},
@@ -123,6 +124,7 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
     int64_t hm = core_records_get_int(rec, "proxy.config.http.request_header_max_size");
     c->header_max = (size_t)(hm > 1024 ? hm : 1024);
     c->connect_timeout_ms = seconds(rec, "proxy.config.http.connect_attempts_timeout");
+    c->verify_timeout_ms = seconds(rec, "proxy.config.tlsedge.verify_server_timeout");
     c->keepalive_in_ms = seconds(rec, "proxy.config.http.keep_alive_no_activity_timeout_in");
     c->txn_in_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_in");
     c->txn_out_ms = seconds(rec, "proxy.config.http.transaction_no_activity_timeout_out");

@@ -117,6 +117,7 @@ struct net_http {
     bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
     SSL *ossl;            // TLS to the origin, or NULL for plain TCP
     bool origin_tls;      // the route asks for TLS
+    bool verify_wait;     // the origin handshake waits for VERIFY_SERVER plugins
     char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
     bool origin_keepalive; // the origin's response lets its connection carry another request
     bool reused;           // the origin connection came from the worker's pool
@@ -132,7 +133,7 @@ struct net_http {
 struct net_http_stats {
     int requests, responses[6], origin_connects, connect_fail, connect_timeout, origin_bad,
         origin_resets, origin_closed, origin_timeouts, bad_requests, denied, no_remap,
-        stats_requests, txn_timeouts;
+        stats_requests, txn_timeouts, verify_timeouts, outbound_hook_fail;
 };
 
 

@@ -5,6 +5,7 @@
 #include "core/stats.h"
 #include "core/timer.h"
 #include "core/worker.h"
+#include "tls/origin.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ static void drop(struct parked *p)
 {
     unpark(p);
     if (p->ssl) {
-        SSL_free(p->ssl); // no close_notify: the peer is gone or idle too long
+        tls_origin_ssl_free(p->ssl); // no close_notify: the peer is gone or idle too long
         ERR_clear_error();
     }
     close(p->fd);
@@ -169,7 +170,7 @@ refuse:
     free(p);
     if (ssl) {
         SSL_shutdown(ssl);
-        SSL_free(ssl);
+        tls_origin_ssl_free(ssl);
         ERR_clear_error();
     }
     close(fd);

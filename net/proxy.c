@@ -26,6 +26,7 @@
 #include "net/resolve.h"
 #include "tls/config.h"
 #include "tls/conn.h"
+#include "tls/hook.h"
 #include "tls/origin.h"
 
 #include <arpa/inet.h>
@@ -107,6 +108,10 @@ void net_http_stats_register(void)
     net_http_st.no_remap = core_stat_register("proxy.process.tlsedge.no_remap_rule");
     net_http_st.stats_requests = core_stat_register("proxy.process.tlsedge.stats_requests");
     net_http_st.txn_timeouts = core_stat_register("proxy.process.tlsedge.transaction_timeouts");
+    net_http_st.verify_timeouts =
+        core_stat_register("proxy.process.tlsedge.origin_verify_hook_timeouts");
+    net_http_st.outbound_hook_fail =
+        core_stat_register("proxy.process.tlsedge.outbound_start_hook_failures");
 }
 
 // ---- state ----
@@ -130,7 +135,7 @@ static void origin_close(struct net_http *h)
     h->resolve = NULL;
     if (h->ossl) {
         SSL_shutdown(h->ossl); // close_notify when the socket takes it; never waits
-        SSL_free(h->ossl);
+        tls_origin_ssl_free(h->ossl);
         h->ossl = NULL;
         ERR_clear_error();
     }
@@ -807,6 +812,16 @@ static int step_response(struct net_http *h)
 
 static int step_origin_tls(struct net_http *h);
 
+// A paused outbound hook finished: pump h from the mailbox (never inside the plugin's call).
+static void origin_tls_resume(void *arg)
+{
+    struct net_http *h = arg;
+    if (!h->resume_pending) {
+        h->resume_pending = true;
+        core_worker_post(h->c->w, &h->resume);
+    }
+}
+
 // Begins TLS on the connected origin socket (peer: the address connected to).
 static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *peer)
 {
@@ -822,10 +837,14 @@ static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *p
         tc && tc->origin ? tls_origin_profile_for(tc->origin, tc->sni, name) : NULL;
     if (!prof || tls_origin_key(prof, ip, h->origin_port, name, key, sizeof(key)) < 0 ||
         !(h->ossl = tls_origin_ssl_new(tc->origin, prof, name, name, key)) ||
-        !SSL_set_fd(h->ossl, h->ofd)) {
+        !SSL_set_fd(h->ossl, h->ofd) ||
+        (tls_out_wanted() &&
+         !tls_out_attach(h->ossl, h->ofd, h->c->id, name, (const struct sockaddr *)peer,
+                         tc->origin->hooks_decide, origin_tls_resume, h))) {
         net_http_reply(h, 502, "Bad Gateway\n", true);
         return 1;
     }
+    h->verify_wait = false;
     net_http_set_state(h, NET_HTTP_ORIGIN_TLS);
     net_conn_arm(h->c, cfg ? cfg->connect_timeout_ms : 30000);
     return step_origin_tls(h);
@@ -866,13 +885,37 @@ static int step_connecting(struct net_http *h)
 // 502, counted by reason and logged with the origin, the name and the client.
 static int step_origin_tls(struct net_http *h)
 {
+    char peer[64];
+    struct tls_out *o = tls_out_of(h->ossl);
+    enum tls_hook_verdict start = o ? tls_out_gate(o, TLS_HOOK_OUTBOUND_START) : TLS_HOOK_GO;
+    if (start == TLS_HOOK_WAIT)
+        return 0; // OUTBOUND_START plugins have not re-enabled yet
+    if (start == TLS_HOOK_FAIL) {
+        net_conn_peer_text(h->c, peer, sizeof(peer));
+        core_stat_inc(net_http_st.outbound_hook_fail);
+        core_log_warn("origin %s:%u (%s) for client %s: an OUTBOUND_START plugin failed the "
+                      "connection",
+                      h->origin_host, h->origin_port, h->origin_sni, peer);
+        net_http_reply(h, 502, "Bad Gateway: a plugin refused the origin connection\n", true);
+        return 1;
+    }
     ERR_clear_error();
     int r = SSL_do_handshake(h->ossl);
     if (r != 1) {
         int e = SSL_get_error(h->ossl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             return 0;
+        if (e == SSL_ERROR_WANT_CERTIFICATE_VERIFY) {
+            // VERIFY_SERVER plugins decide (verify.server 2): one deadline for their verdict.
+            if (!h->verify_wait) {
+                const struct net_http_config *cfg = net_http_cfg();
+                h->verify_wait = true;
+                net_conn_arm(h->c, cfg ? cfg->verify_timeout_ms : 30000);
+            }
+            return 0;
+        }
     }
+    h->verify_wait = false;
     tls_origin_count_result(h->ossl, r == 1);
     enum tls_verify_verdict v = tls_origin_verdict(h->ossl);
     bool verified = v == TLS_VERDICT_OK || v == TLS_VERDICT_NONE;
@@ -880,7 +923,6 @@ static int step_origin_tls(struct net_http *h)
         net_http_set_state(h, NET_HTTP_FORWARD);
         return 1;
     }
-    char peer[64];
     net_conn_peer_text(h->c, peer, sizeof(peer));
     if (r == 1) { // PERMISSIVE: log and go on
         core_log_warn("origin %s:%u (%s) for client %s: certificate not verified (%s); "
@@ -1057,6 +1099,17 @@ void net_http_on_timeout(struct net_conn *c)
         net_http_pump(h);
         return;
     case NET_HTTP_ORIGIN_TLS:
+        if (h->verify_wait) {
+            core_stat_inc(net_http_st.verify_timeouts);
+            core_log_warn("origin %s:%u (%s) for client %s: VERIFY_SERVER plugins did not decide "
+                          "in time (proxy.config.tlsedge.verify_server_timeout)",
+                          h->origin_host, h->origin_port, h->origin_sni, peer);
+            net_http_reply(h, 502, "Bad Gateway: the origin's certificate was not accepted in "
+                                   "time\n",
+                           true);
+            net_http_pump(h);
+            return;
+        }
         core_stat_inc(net_http_st.connect_timeout);
         core_log_warn("origin %s:%u (%s) for client %s: TLS handshake timed out",
                       h->origin_host, h->origin_port, h->origin_sni, peer);

@@ -28,6 +28,8 @@ struct net_http_config {
     bool pristine_host;          // proxy.config.url_remap.pristine_host_hdr
     size_t header_max;           // proxy.config.http.request_header_max_size
     uint64_t connect_timeout_ms; // proxy.config.http.connect_attempts_timeout
+    uint64_t verify_timeout_ms;  // proxy.config.tlsedge.verify_server_timeout (VERIFY_SERVER
+                                 // plugins pausing an origin handshake, verify.server 2)
     uint64_t keepalive_in_ms;    // proxy.config.http.keep_alive_no_activity_timeout_in
     uint64_t txn_in_ms;          // proxy.config.http.transaction_no_activity_timeout_in
     uint64_t txn_out_ms;         // proxy.config.http.transaction_no_activity_timeout_out

@@ -21,8 +21,10 @@
 #include <openssl/ssl.h>
 
 struct tls_conn;
+struct tls_out;
 
-// The inbound hook points, in the order they fire.
+// The hook points, in the order they fire: inbound (a client's connection, struct tls_conn),
+// then outbound (a connection to an origin, struct tls_out).
 enum tls_hook {
     TLS_HOOK_VCONN_START,   // accepted, before any byte is read (may pause)
     TLS_HOOK_CLIENT_HELLO,  // BoringSSL's select-certificate callback (may pause)
@@ -30,6 +32,10 @@ enum tls_hook {
     TLS_HOOK_CERT,          // cert callback (may pause; may change the certificate)
     TLS_HOOK_VERIFY_CLIENT, // a client certificate verified (pauses with verify_client_async)
     TLS_HOOK_VCONN_CLOSE,   // the connection is being freed (never pauses)
+    TLS_HOOK_INBOUND_COUNT,
+    TLS_HOOK_OUTBOUND_START = TLS_HOOK_INBOUND_COUNT, // connected, before the ClientHello (pauses)
+    TLS_HOOK_VERIFY_SERVER,  // the origin's chain checked (pauses with verify.server 2)
+    TLS_HOOK_OUTBOUND_CLOSE, // the origin connection is being freed (never pauses)
     TLS_HOOK_COUNT,
 };
 
@@ -66,12 +72,16 @@ struct tls_hook_ops {
     // close runs the VCONN_CLOSE continuations (never pausing) and releases the per-connection
     // state. Called once, from tls_conn_free, before the SSL is freed.
     void (*close)(struct tls_conn *c);
+    // run_out and close_out: the same for an origin connection's points (OUTBOUND_START,
+    // VERIFY_SERVER; OUTBOUND_CLOSE). WAIT is followed by tls_out_hook_done.
+    enum tls_hook_verdict (*run_out)(struct tls_out *o, enum tls_hook h);
+    void (*close_out)(struct tls_out *o);
 };
 
 // tls_hook_ops_set installs ops (static storage; NULL: no hooks). Main thread, before workers.
 void tls_hook_ops_set(const struct tls_hook_ops *ops);
 
-// tls_hook_wanted is true when a plugin hooks any point (then connections keep their SNI for
+// tls_hook_wanted is true when a plugin hooks any inbound point (then connections keep their SNI for
 // TSVConnSslSniGet). Any thread.
 bool tls_hook_wanted(void);
 
@@ -111,6 +121,48 @@ const char *tls_conn_hello_sni(const struct tls_conn *c);
 // tls_conn_tunnel_requested says whether it was asked for. Owning worker.
 void tls_conn_request_tunnel(struct tls_conn *c);
 bool tls_conn_tunnel_requested(const struct tls_conn *c);
+
+// ---- outbound: an origin connection's hook state (tls/outconn.c) ----
+//
+// struct tls_out exists only while plugins hook an outbound point: net/ attaches one to the
+// origin SSL (tls_out_attach), asks tls_out_gate(OUTBOUND_START) before the handshake, and the
+// verification callback of tls/origin.c asks VERIFY_SERVER. It lives as long as the SSL: every
+// origin SSL is freed through tls_origin_ssl_free, which runs OUTBOUND_CLOSE first, once.
+
+// tls_out_wanted is true when a plugin hooks an outbound point. Any thread.
+bool tls_out_wanted(void);
+
+// tls_out_attach hangs a new hook state on the origin SSL ssl (fd: its socket, borrowed; id:
+// the client connection's id, for logs; sni: the name sent, may be NULL; peer: the origin's
+// address; verify_async: VERIFY_SERVER hooks pause, proxy.config.ssl.client.verify.server 2).
+// resume(arg) is called on the owning worker when a paused point finishes. Returns the state
+// (owned by the SSL) or NULL when out of memory. Owning worker.
+struct tls_out *tls_out_attach(SSL *ssl, int fd, uint64_t id, const char *sni,
+                               const struct sockaddr *peer, bool verify_async,
+                               void (*resume)(void *arg), void *arg);
+
+// tls_out_of returns the state attached to ssl, or NULL.
+struct tls_out *tls_out_of(const SSL *ssl);
+
+// tls_out_gate is tls_hook_gate for an origin connection (OUTBOUND_START, VERIFY_SERVER).
+enum tls_hook_verdict tls_out_gate(struct tls_out *o, enum tls_hook h);
+
+// tls_out_hook_done records that point h finished and calls the resume callback (hooks/).
+void tls_out_hook_done(struct tls_out *o, enum tls_hook h, bool ok);
+
+// tls_out_close runs ssl's OUTBOUND_CLOSE hooks once, if a state is attached. Owning worker.
+void tls_out_close(SSL *ssl);
+
+// Accessors for hooks/ (owning worker), as for tls_conn. tls_out_pausing says whether point h
+// waits for its re-enable on o.
+struct tls_conn_hooks *tls_out_hooks(struct tls_out *o);
+SSL *tls_out_ssl(const struct tls_out *o);
+int tls_out_fd(const struct tls_out *o);
+uint64_t tls_out_id(const struct tls_out *o);
+const struct sockaddr *tls_out_local(const struct tls_out *o);
+const struct sockaddr *tls_out_peer(const struct tls_out *o);
+const char *tls_out_sni(const struct tls_out *o);
+bool tls_out_pausing(const struct tls_out *o, enum tls_hook h);
 
 // tls_conn_hook_resume moves c out of its hook wait (START -> HELLO, HOOK_WAIT -> HANDSHAKE)
 // and calls its resume callback. Implemented by tls/conn.c for tls/hook.c.

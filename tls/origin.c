@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/records.h"
 #include "core/stats.h"
+#include "tls/hook.h"
 #include "tls/sesscache.h"
 #include "tls/sni.h"
 
@@ -115,6 +116,7 @@ const char *tls_origin_verdict_name(enum tls_verify_verdict v)
         [TLS_VERDICT_EXPIRED] = "certificate expired or not yet valid",
         [TLS_VERDICT_UNKNOWN_CA] = "unknown CA",
         [TLS_VERDICT_INVALID] = "invalid certificate chain",
+        [TLS_VERDICT_PLUGIN] = "rejected by a VERIFY_SERVER plugin",
     };
     return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
@@ -169,30 +171,78 @@ done:
     return out;
 }
 
+// The VERIFY_SERVER plugins' say, once the built-in checks passed (or PERMISSIVE let a failure
+// through): they may fail the certificate (TS_EVENT_ERROR), and with verify.server 2 take their
+// time (ssl_verify_retry: SSL_do_handshake reports SSL_ERROR_WANT_CERTIFICATE_VERIFY until
+// tls_out_hook_done, then BoringSSL calls verify_cb again and this answers from the progress).
+// As in ATS, a plugin's failure under PERMISSIVE without verify.server 2 is logged, not fatal.
+static enum ssl_verify_result_t hooks_verdict(SSL *ssl, struct tls_out *o,
+                                              const struct verify_ctx *v, uint8_t *out_alert)
+{
+    switch (tls_out_gate(o, TLS_HOOK_VERIFY_SERVER)) {
+    case TLS_HOOK_GO:
+        return ssl_verify_ok;
+    case TLS_HOOK_WAIT:
+        return ssl_verify_retry;
+    case TLS_HOOK_FAIL:
+        break;
+    }
+    SSL_set_ex_data(ssl, ex_verdict, (void *)(intptr_t)TLS_VERDICT_PLUGIN);
+    if (v->policy == TLS_VERIFY_PERMISSIVE && !tls_out_pausing(o, TLS_HOOK_VERIFY_SERVER))
+        return ssl_verify_ok; // the caller logs the verdict and goes on
+    *out_alert = SSL_AD_BAD_CERTIFICATE;
+    return ssl_verify_invalid;
+}
+
+// Gives the VERIFY_SERVER plugins the origin's chain (TSVConnSslVerifyCTXGet), unverified: a
+// context initialised with the trusted store, the leaf and the chain the origin sent.
+static void lend_chain(SSL *ssl, struct tls_out *o, const struct verify_ctx *v)
+{
+    struct tls_conn_hooks *hk = tls_out_hooks(o);
+    X509 *leaf = SSL_get_peer_certificate(ssl);
+    X509_STORE_CTX *xs = leaf ? X509_STORE_CTX_new() : NULL;
+    if (xs && X509_STORE_CTX_init(xs, v->store, leaf, SSL_get_peer_cert_chain(ssl)) &&
+        !hk->verify_ctx) {
+        hk->verify_ctx = xs;
+        xs = NULL;
+    }
+    X509_STORE_CTX_free(xs);
+    X509_free(leaf);
+    ERR_clear_error();
+}
+
 static enum ssl_verify_result_t verify_cb(SSL *ssl, uint8_t *out_alert)
 {
     const struct verify_ctx *v = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_ctx_verify);
     const char *name = SSL_get_ex_data(ssl, ex_name);
-    if (v->policy == TLS_VERIFY_DISABLED)
-        return ssl_verify_ok; // verdict stays TLS_VERDICT_NONE
-    X509 *leaf = SSL_get_peer_certificate(ssl);
-    enum tls_verify_verdict verdict = TLS_VERDICT_INVALID;
-    unsigned props = v->props;
-    if (leaf && (props & TLS_VERIFY_SIGNATURE))
-        verdict = check_chain(v, ssl, leaf, name, (props & TLS_VERIFY_NAME) != 0);
-    else if (leaf && (props & TLS_VERIFY_NAME))
-        verdict = name ? check_name(leaf, name) : TLS_VERDICT_OK;
-    else if (leaf)
-        verdict = TLS_VERDICT_NONE;
-    X509_free(leaf);
+    struct tls_out *o = tls_out_of(ssl);
+    if (o && tls_out_hooks(o)->progress[TLS_HOOK_VERIFY_SERVER] != TLS_HOOK_NONE)
+        return hooks_verdict(ssl, o, v, out_alert); // called again after a pause
+    enum tls_verify_verdict verdict = TLS_VERDICT_NONE; // DISABLED: nothing checked
+    if (v->policy != TLS_VERIFY_DISABLED) {
+        X509 *leaf = SSL_get_peer_certificate(ssl);
+        unsigned props = v->props;
+        verdict = TLS_VERDICT_INVALID;
+        if (leaf && (props & TLS_VERIFY_SIGNATURE))
+            verdict = check_chain(v, ssl, leaf, name, (props & TLS_VERIFY_NAME) != 0);
+        else if (leaf && (props & TLS_VERIFY_NAME))
+            verdict = name ? check_name(leaf, name) : TLS_VERDICT_OK;
+        else if (leaf)
+            verdict = TLS_VERDICT_NONE;
+        X509_free(leaf);
+    }
     SSL_set_ex_data(ssl, ex_verdict, (void *)(intptr_t)verdict);
     bool good = verdict == TLS_VERDICT_OK || verdict == TLS_VERDICT_NONE;
-    if (good || v->policy != TLS_VERIFY_ENFORCED)
+    if (!good && v->policy == TLS_VERIFY_ENFORCED) {
+        *out_alert = verdict == TLS_VERDICT_EXPIRED      ? SSL_AD_CERTIFICATE_EXPIRED
+                     : verdict == TLS_VERDICT_UNKNOWN_CA ? SSL_AD_UNKNOWN_CA
+                                                         : SSL_AD_BAD_CERTIFICATE;
+        return ssl_verify_invalid; // as in ATS, the plugins see only what the checks let by
+    }
+    if (!o)
         return ssl_verify_ok; // PERMISSIVE: the caller logs the verdict and goes on
-    *out_alert = verdict == TLS_VERDICT_EXPIRED      ? SSL_AD_CERTIFICATE_EXPIRED
-                 : verdict == TLS_VERDICT_UNKNOWN_CA ? SSL_AD_UNKNOWN_CA
-                                                     : SSL_AD_BAD_CERTIFICATE;
-    return ssl_verify_invalid;
+    lend_chain(ssl, o, v);
+    return hooks_verdict(ssl, o, v, out_alert);
 }
 
 void tls_origin_count_result(const SSL *ssl, bool ok)
@@ -214,6 +264,7 @@ void tls_origin_count_result(const SSL *ssl, bool ok)
         core_stat_inc(st.unknown_ca);
         break;
     case TLS_VERDICT_INVALID:
+    case TLS_VERDICT_PLUGIN:
         core_stat_inc(st.verify_failed);
         break;
     default:
@@ -296,6 +347,14 @@ static void ex_free_str(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, 
                         void *argp)
 {
     free(ptr);
+}
+
+void tls_origin_ssl_free(SSL *ssl)
+{
+    if (!ssl)
+        return;
+    tls_out_close(ssl);
+    SSL_free(ssl);
 }
 
 SSL *tls_origin_ssl_new(const struct tls_origin_config *c, const struct tls_origin_profile *p,
@@ -602,9 +661,9 @@ static int make_profile(const struct core_records *rec, struct tls_origin_config
     id[30] ^= (uint8_t)p->policy;
     id[31] ^= (uint8_t)p->props;
     memcpy(p->id, id + 24, sizeof(p->id));
-    SSL_CTX_set_custom_verify(p->ctx, p->policy == TLS_VERIFY_DISABLED ? SSL_VERIFY_NONE
-                                                                       : SSL_VERIFY_PEER,
-                              verify_cb);
+    // SSL_VERIFY_PEER whatever the policy: verify_cb passes what DISABLED does not check, and a
+    // VERIFY_SERVER plugin's failure must end the handshake (SSL_VERIFY_NONE would ignore it).
+    SSL_CTX_set_custom_verify(p->ctx, SSL_VERIFY_PEER, verify_cb);
     static const uint8_t alpn[] = "\x08http/1.1";
     if (SSL_CTX_set_alpn_protos(p->ctx, alpn, sizeof(alpn) - 1) != 0)
         return -ENOMEM;

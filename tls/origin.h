@@ -56,6 +56,7 @@ enum tls_verify_verdict {
     TLS_VERDICT_EXPIRED,    // expired or not yet valid (the leaf or a CA)
     TLS_VERDICT_UNKNOWN_CA, // no trusted CA issued the chain
     TLS_VERDICT_INVALID,    // any other failure (bad signature, depth, purpose, no certificate)
+    TLS_VERDICT_PLUGIN,     // a VERIFY_SERVER plugin re-enabled with TS_EVENT_ERROR
 };
 
 // struct tls_origin_profile: one set of client settings (global, or per origin name once
@@ -120,6 +121,10 @@ int tls_origin_key(const struct tls_origin_profile *p, const char *ip, uint16_t 
 // NULL when out of memory. Owning worker, inside an RCU read-side section (c is borrowed).
 SSL *tls_origin_ssl_new(const struct tls_origin_config *c, const struct tls_origin_profile *p,
                         const char *sni, const char *name, const char *key);
+
+// tls_origin_ssl_free runs the OUTBOUND_CLOSE hooks of ssl (if plugins hook it) and frees it.
+// Every origin SSL ends here. NULL: no-op. Owning worker.
+void tls_origin_ssl_free(SSL *ssl);
 
 // tls_origin_verdict returns the verification outcome of ssl's handshake so far.
 enum tls_verify_verdict tls_origin_verdict(const SSL *ssl);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// tests/plugins/order.c: a test plugin that records every inbound TLS hook it sees and can
-// pause, delay or fail any of them. Loaded by tests/integration/10-hooks.sh; several instances
-// (one plugin.config line each, same file) keep their state apart in their continuations.
+// tests/plugins/order.c: a test plugin that records every TLS hook it sees, inbound and
+// outbound, and can pause, delay or fail any of them. Loaded by tests/integration/10-hooks.sh
+// and 26-outbound-hooks.sh; several instances (one plugin.config line each, same file) keep
+// their state apart in their continuations.
 //
 // plugin.config: order.so NAME [hooks=LIST] [pause=LIST] [error=LIST] [delay=MS] [match=SNI]
 //                [via=thread|task|net]
-//   LIST is a comma list of START, HELLO, SNI (SERVERNAME), CERT, CLOSE.
+//   LIST is a comma list of START, HELLO, SNI (SERVERNAME), CERT, CLOSE, and the outbound
+//   OUT_START, VERIFY_SERVER, OUT_CLOSE (their connections have ID 0: no VCONN_START).
 //   pause: re-enable later (after delay ms, default 300) instead of in the callback: from a
 //     thread of the plugin's own (via=thread, default), a TS_THREAD_POOL_TASK continuation
 //     (via=task) or a TS_THREAD_POOL_NET one (via=net).
@@ -24,11 +26,15 @@
 #include <string.h>
 #include <time.h>
 
-enum { H_START, H_HELLO, H_SNI, H_CERT, H_CLOSE, H_N };
-static const char *const hname[H_N] = {"START", "HELLO", "SNI", "CERT", "CLOSE"};
-static const TSHttpHookID hid[H_N] = {TS_VCONN_START_HOOK, TS_SSL_CLIENT_HELLO_HOOK,
-                                      TS_SSL_SERVERNAME_HOOK, TS_SSL_CERT_HOOK,
-                                      TS_VCONN_CLOSE_HOOK};
+#include <openssl/x509.h>
+
+enum { H_START, H_HELLO, H_SNI, H_CERT, H_CLOSE, H_OSTART, H_VERIFY, H_OCLOSE, H_N };
+static const char *const hname[H_N] = {"START", "HELLO",     "SNI",          "CERT",
+                                       "CLOSE", "OUT_START", "VERIFY_SERVER", "OUT_CLOSE"};
+static const TSHttpHookID hid[H_N] = {
+    TS_VCONN_START_HOOK, TS_SSL_CLIENT_HELLO_HOOK,  TS_SSL_SERVERNAME_HOOK,
+    TS_SSL_CERT_HOOK,    TS_VCONN_CLOSE_HOOK,       TS_VCONN_OUTBOUND_START_HOOK,
+    TS_SSL_VERIFY_SERVER_HOOK, TS_VCONN_OUTBOUND_CLOSE_HOOK};
 
 enum via { VIA_THREAD, VIA_TASK, VIA_NET };
 
@@ -53,9 +59,17 @@ static _Atomic int next_id;
 static unsigned parse_list(const char *s)
 {
     unsigned bits = 0;
-    for (int i = 0; i < H_N; i++)
-        if (strstr(s, hname[i]))
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        int i = 0;
+        while (i < H_N && !(strlen(hname[i]) == n && strncmp(s, hname[i], n) == 0))
+            i++;
+        if (i < H_N)
             bits |= 1u << i;
+        else
+            TSError("order: unknown hook '%.*s'", (int)n, s);
+        s += n + (s[n] == ',');
+    }
     return bits;
 }
 
@@ -72,6 +86,12 @@ static int hook_index(TSEvent ev)
         return H_CERT;
     case TS_EVENT_VCONN_CLOSE:
         return H_CLOSE;
+    case TS_EVENT_VCONN_OUTBOUND_START:
+        return H_OSTART;
+    case TS_EVENT_SSL_VERIFY_SERVER:
+        return H_VERIFY;
+    case TS_EVENT_VCONN_OUTBOUND_CLOSE:
+        return H_OCLOSE;
     default:
         return -1;
     }
@@ -131,11 +151,18 @@ static int on_hook(TSCont cont, TSEvent ev, void *edata)
     int id = (int)(intptr_t)TSUserArgGet(vc, in->arg);
     int len = 0;
     const char *sni = TSVConnSslSniGet(vc, &len);
-    TSNote("order %s #%d %s sni=%.*s ssl=%s fd=%s", in->name, id, hname[h], len, sni ? sni : "",
-           TSVConnSslConnectionGet(vc) ? "yes" : "no", TSVConnFdGet(vc) >= 0 ? "yes" : "no");
+    TSSslVerifyCTX xs = h == H_VERIFY ? TSVConnSslVerifyCTXGet(vc) : NULL;
+    X509 *leaf = xs ? X509_STORE_CTX_get0_cert((X509_STORE_CTX *)xs) : NULL;
+    char subject[128] = "";
+    if (leaf)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, subject,
+                                  sizeof(subject));
+    TSNote("order %s #%d %s sni=%.*s ssl=%s fd=%s%s%s", in->name, id, hname[h], len,
+           sni ? sni : "", TSVConnSslConnectionGet(vc) ? "yes" : "no",
+           TSVConnFdGet(vc) >= 0 ? "yes" : "no", h == H_VERIFY ? " cn=" : "", subject);
     bool matches = !in->match[0] || (sni && strcmp(sni, in->match) == 0);
     TSEvent out = matches && (in->error & (1u << h)) ? TS_EVENT_ERROR : TS_EVENT_CONTINUE;
-    if (matches && (in->pause & (1u << h)) && h != H_CLOSE) {
+    if (matches && (in->pause & (1u << h)) && h != H_CLOSE && h != H_OCLOSE) {
         struct later *l = TSmalloc(sizeof(*l));
         *l = (struct later){in, vc, id, h, out};
         reenable_later(l);

@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/records.h"
 #include "core/stats.h"
+#include "tls/hook.h"
 #include "tls/selfsigned.h"
 
 #include <openssl/bio.h>
@@ -320,4 +321,133 @@ Test(tls_origin, a_client_key_that_does_not_match_is_an_error)
                                 "CONFIG proxy.config.ssl.client.private_key.filename STRING "
                                 "b.test.key\n"));
     cr_assert_geq(err.errors, 1);
+}
+
+// ---- outbound hooks (tls/hook.c's struct tls_out, driven by verify_cb) ----
+
+// Fake hook ops standing in for hooks/: each point answers from `answer`, records the order.
+static enum tls_hook_verdict answer[TLS_HOOK_COUNT];
+static char seen[256];
+static int resumed;
+
+static bool fake_active(enum tls_hook h)
+{
+    return h >= TLS_HOOK_INBOUND_COUNT;
+}
+
+static enum tls_hook_verdict fake_run_out(struct tls_out *o, enum tls_hook h)
+{
+    static const char *const names[TLS_HOOK_COUNT] = {
+        [TLS_HOOK_OUTBOUND_START] = "START", [TLS_HOOK_VERIFY_SERVER] = "VERIFY"};
+    strncat(seen, names[h], sizeof(seen) - strlen(seen) - 2);
+    strcat(seen, " ");
+    if (h == TLS_HOOK_VERIFY_SERVER) // the chain is there for TSVConnSslVerifyCTXGet
+        cr_assert_not_null(tls_out_hooks(o)->verify_ctx);
+    return answer[h];
+}
+
+static void fake_close_out(struct tls_out *o)
+{
+    strcat(seen, "CLOSE");
+}
+
+static const struct tls_hook_ops fake_ops = {
+    .active = fake_active, .run_out = fake_run_out, .close_out = fake_close_out};
+
+static void on_resume(void *arg)
+{
+    resumed++;
+}
+
+// Handshakes a hooked client SSL with sctx, stopping when the client waits for a hook.
+// Returns the client's last SSL_get_error (0 when both finished).
+static int hooked_step(SSL *c, SSL *s)
+{
+    int cr = 0, sr = 0, e = 0;
+    for (int i = 0; i < 20 && !(cr == 1 && sr == 1); i++) {
+        if (cr != 1 && (cr = SSL_do_handshake(c)) <= 0) {
+            e = SSL_get_error(c, cr);
+            if (e != SSL_ERROR_WANT_READ)
+                return e;
+        }
+        if (sr != 1 && (sr = SSL_do_handshake(s)) <= 0 &&
+            SSL_get_error(s, sr) != SSL_ERROR_WANT_READ)
+            return -1;
+    }
+    return cr == 1 && sr == 1 ? 0 : e;
+}
+
+static SSL *hooked_pair(SSL_CTX *sctx, bool verify_async, SSL **s, struct tls_out **o)
+{
+    tls_hook_ops_set(&fake_ops);
+    SSL *c = tls_origin_ssl_new(cfg, &cfg->global, "a.test", "a.test", NULL);
+    *s = SSL_new(sctx);
+    BIO *cb = NULL, *sb = NULL;
+    cr_assert(BIO_new_bio_pair(&cb, 0, &sb, 0));
+    SSL_set_bio(c, cb, cb);
+    SSL_set_bio(*s, sb, sb);
+    SSL_set_accept_state(*s);
+    *o = tls_out_attach(c, -1, 7, "a.test", NULL, verify_async, on_resume, NULL);
+    cr_assert_not_null(*o);
+    return c;
+}
+
+Test(tls_origin, verify_server_hooks_that_pause_hold_the_handshake_until_re_enabled)
+{
+    cr_assert_not_null(configure(CA "CONFIG proxy.config.ssl.client.verify.server INT 2\n"));
+    SSL_CTX *sctx = server_ctx("a.test.pem", "a.test.key");
+    SSL *s;
+    struct tls_out *o;
+    SSL *c = hooked_pair(sctx, true, &s, &o);
+    answer[TLS_HOOK_OUTBOUND_START] = TLS_HOOK_GO;
+    answer[TLS_HOOK_VERIFY_SERVER] = TLS_HOOK_WAIT;
+    cr_assert_eq(tls_out_gate(o, TLS_HOOK_OUTBOUND_START), TLS_HOOK_GO);
+    cr_assert_eq(hooked_step(c, s), SSL_ERROR_WANT_CERTIFICATE_VERIFY);
+    cr_assert_eq(hooked_step(c, s), SSL_ERROR_WANT_CERTIFICATE_VERIFY,
+                 "asked again, the paused point answers from its progress");
+    cr_assert_str_eq(seen, "START VERIFY ", "each point ran once");
+    tls_out_hook_done(o, TLS_HOOK_VERIFY_SERVER, true);
+    cr_assert_eq(resumed, 1);
+    cr_assert_eq(hooked_step(c, s), 0, "the re-enabled handshake completes");
+    cr_assert_eq(tls_origin_verdict(c), TLS_VERDICT_OK);
+    tls_origin_ssl_free(c);
+    cr_assert_str_eq(seen, "START VERIFY CLOSE");
+    SSL_free(s);
+    SSL_CTX_free(sctx);
+}
+
+Test(tls_origin, a_verify_server_error_fails_the_origin_and_is_its_verdict)
+{
+    cr_assert_not_null(configure(CA "CONFIG proxy.config.ssl.client.verify.server INT 2\n"));
+    SSL_CTX *sctx = server_ctx("a.test.pem", "a.test.key");
+    SSL *s;
+    struct tls_out *o;
+    SSL *c = hooked_pair(sctx, true, &s, &o);
+    answer[TLS_HOOK_VERIFY_SERVER] = TLS_HOOK_WAIT;
+    cr_assert_eq(hooked_step(c, s), SSL_ERROR_WANT_CERTIFICATE_VERIFY);
+    tls_out_hook_done(o, TLS_HOOK_VERIFY_SERVER, false);
+    cr_assert_eq(hooked_step(c, s), SSL_ERROR_SSL);
+    cr_assert_eq(tls_origin_verdict(c), TLS_VERDICT_PLUGIN);
+    tls_origin_count_result(c, false);
+    cr_assert_eq(counter("proxy.process.ssl.origin_server_cert_verify_failed"), 1);
+    tls_origin_ssl_free(c);
+    SSL_free(s);
+    SSL_CTX_free(sctx);
+}
+
+Test(tls_origin, verify_server_hooks_run_only_after_the_built_in_checks_pass)
+{
+    cr_assert_not_null(configure(CA)); // ENFORCED, ALL
+    SSL_CTX *sctx = server_ctx("b.test.pem", "b.test.key"); // does not name a.test
+    SSL *s;
+    struct tls_out *o;
+    SSL *c = hooked_pair(sctx, false, &s, &o);
+    answer[TLS_HOOK_VERIFY_SERVER] = TLS_HOOK_GO;
+    cr_assert_eq(hooked_step(c, s), SSL_ERROR_SSL);
+    cr_assert_eq(tls_origin_verdict(c), TLS_VERDICT_NAME);
+    cr_assert_str_eq(seen, "", "no plugin saw a certificate the checks refused");
+    tls_origin_ssl_free(c);
+    cr_assert_str_eq(seen, "CLOSE", "OUTBOUND_CLOSE still runs once");
+    SSL_free(s);
+    SSL_CTX_free(sctx);
 }
