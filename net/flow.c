@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+// The most bytes net_flow_flush copies to send a made head and body bytes in one write: one
+// TLS record's plaintext.
+#define FLUSH_COALESCE 16384
+
 // ---- buffers ----
 
 size_t net_buf_len(const struct buf *b)
@@ -153,6 +157,16 @@ int net_flow_fill(struct flow *f, net_io_fn rd, void *ctx, size_t max)
 int net_flow_flush(struct flow *f, net_io_fn wr, void *ctx)
 {
     int progress = 0;
+    // A head tlsedge made and the first body bytes go out in one write (one TLS record, one
+    // send) rather than two: the bytes are copied after the head, up to FLUSH_COALESCE in all.
+    size_t head = net_buf_len(&f->out);
+    if (head > 0 && head < FLUSH_COALESCE && f->pass > 0) {
+        size_t n = f->pass < FLUSH_COALESCE - head ? f->pass : FLUSH_COALESCE - head;
+        if (net_buf_append(&f->out, f->in.data + f->in.start, n) == 0) {
+            f->in.start += n;
+            f->pass -= n;
+        }
+    }
     while (net_buf_len(&f->out) > 0) {
         ssize_t n = wr(ctx, f->out.data + f->out.start, net_buf_len(&f->out));
         if (n == -EAGAIN)

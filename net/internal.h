@@ -100,6 +100,8 @@ struct net_http {
     struct net_conn *c;
     struct core_event oev;
     int ofd;
+    bool odrained; // a short plain read emptied ofd: no read until its next event
+    bool ohup;     // ofd's last event reported the origin's close
     struct flow req;  // client -> origin
     struct flow resp; // origin -> client
     bool resp_head_parsed;

@@ -62,11 +62,11 @@ static struct pool *pool_of(struct core_worker *w)
     return id >= 0 && id < npools ? &pools[id] : NULL;
 }
 
-// Unlinks p from its pool; the caller takes fd and ssl or closes them.
+// Unlinks p from its pool; the caller takes fd (still registered) and ssl, or closes them
+// (closing the descriptor takes it out of the epoll set).
 static void unpark(struct parked *p)
 {
     core_timer_disarm(core_worker_wheel(p->w), &p->timer);
-    core_worker_del(p->w, p->fd);
     cds_list_del(&p->link);
     pool_of(p->w)->n--;
 }
@@ -158,7 +158,7 @@ bool net_opool_put(struct core_worker *w, const char *key, const char *lax_key, 
     snprintf(p->lax_key, sizeof(p->lax_key), "%s", lax_key ? lax_key : "");
     snprintf(p->sni, sizeof(p->sni), "%s", sni ? sni : "");
     p->ev.fn = on_event;
-    if (core_worker_add(w, fd, EPOLLIN | EPOLLRDHUP, &p->ev) < 0)
+    if (core_worker_mod(w, fd, EPOLLIN | EPOLLRDHUP, &p->ev) < 0)
         goto refuse;
     core_timer_init(&p->timer, on_timer, p);
     core_timer_arm(core_worker_wheel(w), &p->timer, idle_ms);

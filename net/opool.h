@@ -5,8 +5,10 @@
 // a key naming everything a later request must share with it to reuse it (net/proxy.c builds
 // it: address and port, host, and for TLS the SNI, client certificate and verification
 // settings, so a connection negotiated for one name never carries a request for another:
-// TS-4468). While parked its descriptor stays in the worker's epoll set: anything the origin
-// sends or a close drops it at once, and so does the idle timeout. The pool belongs to one
+// TS-4468). Its descriptor stays in the worker's epoll set all along, with no epoll_ctl DEL/ADD
+// per request: put re-points the registration at the pool (one EPOLL_CTL_MOD; anything the
+// origin sends or a close then drops it at once, and so does the idle timeout), and take hands
+// it back still registered, for the taker to re-point (core_worker_mod). The pool belongs to one
 // worker and is used only on that worker's thread; it owns the parked descriptors and SSLs.
 #ifndef TLSEDGE_NET_OPOOL_H
 #define TLSEDGE_NET_OPOOL_H
@@ -33,13 +35,15 @@ struct net_opool_conn {
 int net_opool_init(int nworkers);
 
 // net_opool_take hands out an idle connection of worker w parked under key, most recently parked
-// first; with lax_name (not NULL) a connection parked under lax_key whose certificate also
+// first, its descriptor still registered in w's epoll set (pointing at the pool: the caller
+// re-points it with core_worker_mod before anything else); with lax_name (not NULL) a connection parked under lax_key whose certificate also
 // covers lax_name may be taken too. Returns true and fills *out, or false when there is none.
 // Owning worker.
 bool net_opool_take(struct core_worker *w, const char *key, const char *lax_key,
                     const char *lax_name, struct net_opool_conn *out);
 
-// net_opool_put parks fd (and ssl, may be NULL; both taken over) under key and lax_key (may be
+// net_opool_put parks fd (registered in w's epoll set; and ssl, may be NULL; both taken over)
+// under key and lax_key (may be
 // NULL) for at most idle_ms, keeping at most max_per_key (0: no limit) idle connections per key:
 // beyond it the connection is closed instead. sni is the name it was made with. Returns true
 // when parked. Owning worker.

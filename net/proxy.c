@@ -140,10 +140,11 @@ static void origin_close(struct net_http *h)
         ERR_clear_error();
     }
     if (h->ofd >= 0) {
-        core_worker_del(h->c->w, h->ofd);
-        close(h->ofd);
+        close(h->ofd); // leaves the epoll set with it (the descriptor is never duplicated)
         h->ofd = -1;
     }
+    h->odrained = false;
+    h->ohup = false;
 }
 
 // The client's address without the port, for X-Forwarded-For and logs.
@@ -274,7 +275,7 @@ static bool origin_from_pool(struct net_http *h, const struct net_http_config *c
     h->ofd = oc.fd;
     h->ossl = oc.ssl;
     h->oev.fn = on_origin_event;
-    if (core_worker_add(h->c->w, h->ofd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &h->oev) < 0) {
+    if (core_worker_mod(h->c->w, h->ofd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &h->oev) < 0) {
         origin_close(h);
         return false;
     }
@@ -601,7 +602,13 @@ ssize_t net_http_origin_read(void *ctx, void *buf, size_t len)
         ERR_clear_error();
         return origin_ssl_result(h, SSL_read(h->ossl, buf, len > INT_MAX ? INT_MAX : (int)len));
     }
+    // A short read emptied the socket: with edge-triggered epoll the next byte brings a new
+    // event (which clears odrained), so reading again now would only return EAGAIN.
+    if (h->odrained)
+        return -EAGAIN;
     ssize_t n = read(h->ofd, buf, len);
+    if (n > 0 && (size_t)n < len && !h->ohup)
+        h->odrained = true;
     return n >= 0 ? n : -errno;
 }
 
@@ -669,7 +676,6 @@ static void origin_release(struct net_http *h)
               net_buf_len(&h->resp.in) == 0 && h->req.body_done && net_flow_drained(&h->req) &&
               (!h->ossl || SSL_pending(h->ossl) == 0) && pool_keys(h, cfg, key, lax) == 0;
     if (ok) {
-        core_worker_del(h->c->w, h->ofd);
         net_opool_put(h->c->w, key, lax[0] ? lax : NULL, h->origin_sni, h->ofd, h->ossl,
                       cfg->keepalive_out_ms, cfg->per_server_max);
         h->ofd = -1;
@@ -1055,7 +1061,11 @@ void net_http_pump(struct net_http *h)
 
 static void on_origin_event(struct core_event *ev, uint32_t events)
 {
-    net_http_pump(caa_container_of(ev, struct net_http, oev));
+    struct net_http *h = caa_container_of(ev, struct net_http, oev);
+    h->odrained = false;
+    // A close that came with the data gives no later edge: read on to the end of the stream.
+    h->ohup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    net_http_pump(h);
 }
 
 // ---- stage interface ----
