@@ -4,7 +4,8 @@
 # from different clients reuse an idle origin connection (the test origin numbers its
 # connections in X-Origin-Conn); match none opens one per request; the idle timeout closes
 # pooled connections; for a TLS origin two names never share a connection (TS-4468), the same
-# name does, and sni_lax shares when the certificate covers both names.
+# name does, and sni_lax shares when the certificate covers both names; a request whose pooled
+# connection fails before any answer is sent again on a fresh connection.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -91,5 +92,20 @@ sleep 2.5
 check "an idle pooled connection is closed after keep_alive_no_activity_timeout_out" \
     test "$(conn_no plain.test)" -ne "$first"
 check "  counted" test "$(stat proxy.process.tlsedge.origin_idle_closed "$HP")" -ge 1
+kill "$TLSEDGE_PID"
+wait_exit "$TLSEDGE_PID" 10 || true
+
+echo "a pooled connection that fails before answering: the request goes again on a new one"
+instance retry ""
+conn_no plain.test >/dev/null # leaves one connection in the pool
+r0=$(grep -c 'GET /reset' "$T/origin.log" || true)
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: plain.test" \
+    "http://127.0.0.1:$HP/reset")
+check_eq "the origin resets on the pooled and on the fresh connection: 502" 502 "$code"
+check_eq "  the request was sent twice (pooled, then fresh)" 2 \
+    $(( $(grep -c 'GET /reset' "$T/origin.log" || true) - r0 ))
+check "  tlsedge is still running" kill -0 "$TLSEDGE_PID"
+check_eq "  and answers the next request" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
+    --max-time 10 -H 'Host: plain.test' "http://127.0.0.1:$HP/")"
 
 finish
