@@ -98,7 +98,7 @@ enum net_http_state {
 struct net_http {
     enum net_http_state state;
     struct net_conn *c;
-    struct core_event oev;
+    struct net_oreg *oreg; // ofd's epoll registration (net/opool.h), NULL when ofd < 0
     int ofd;
     bool odrained; // a short plain read emptied ofd: no read until its next event
     bool ohup;     // ofd's last event reported the origin's close

@@ -22,7 +22,7 @@
 
 // struct parked: one idle connection; owned by its worker's pool.
 struct parked {
-    struct core_event ev;
+    struct net_oreg *reg; // its owner while parked
     struct core_timer timer;
     struct cds_list_head link; // in its pool, most recently parked first
     struct core_worker *w;
@@ -56,14 +56,54 @@ int net_opool_init(int nworkers)
     return 0;
 }
 
+// ---- registrations ----
+
+static void oreg_event(struct core_event *ev, uint32_t events)
+{
+    struct net_oreg *r = caa_container_of(ev, struct net_oreg, ev);
+    if (r->fn)
+        r->fn(r, events);
+}
+
+static void oreg_free(struct core_msg *m)
+{
+    free(caa_container_of(m, struct net_oreg, free_msg));
+}
+
+struct net_oreg *net_oreg_new(struct core_worker *w, int fd, net_oreg_fn fn, void *owner)
+{
+    struct net_oreg *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->ev.fn = oreg_event;
+    r->w = w;
+    r->fn = fn;
+    r->owner = owner;
+    if (core_worker_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &r->ev) < 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void net_oreg_close(struct net_oreg *r, int fd)
+{
+    close(fd);
+    r->fn = NULL;
+    r->owner = NULL;
+    r->free_msg.fn = oreg_free;
+    core_worker_defer(r->w, &r->free_msg);
+}
+
+// ---- the pool ----
+
 static struct pool *pool_of(struct core_worker *w)
 {
     int id = core_worker_id(w);
     return id >= 0 && id < npools ? &pools[id] : NULL;
 }
 
-// Unlinks p from its pool; the caller takes fd (still registered) and ssl, or closes them
-// (closing the descriptor takes it out of the epoll set).
+// Unlinks p from its pool; the caller takes fd, its registration and ssl, or closes them.
 static void unpark(struct parked *p)
 {
     core_timer_disarm(core_worker_wheel(p->w), &p->timer);
@@ -78,15 +118,17 @@ static void drop(struct parked *p)
         tls_origin_ssl_free(p->ssl); // no close_notify: the peer is gone or idle too long
         ERR_clear_error();
     }
-    close(p->fd);
+    net_oreg_close(p->reg, p->fd);
     core_stat_inc(stat_dropped);
     free(p);
 }
 
 // The origin sent something or closed while the connection was idle: it cannot be reused.
-static void on_event(struct core_event *ev, uint32_t events)
+// (EPOLLOUT alone is the send buffer draining after the last request: nothing happened.)
+static void on_event(struct net_oreg *r, uint32_t events)
 {
-    drop(caa_container_of(ev, struct parked, ev));
+    if (events & ~(uint32_t)EPOLLOUT)
+        drop(r->owner);
 }
 
 static void on_timer(struct core_timer *t, void *arg)
@@ -123,6 +165,7 @@ bool net_opool_take(struct core_worker *w, const char *key, const char *lax_key,
         return false;
     unpark(found);
     out->fd = found->fd;
+    out->reg = found->reg;
     out->ssl = found->ssl;
     snprintf(out->sni, sizeof(out->sni), "%s", found->sni);
     free(found);
@@ -143,7 +186,7 @@ static size_t count_key(struct pool *pl, const char *key)
 }
 
 bool net_opool_put(struct core_worker *w, const char *key, const char *lax_key, const char *sni,
-                   int fd, SSL *ssl, uint64_t idle_ms, size_t max_per_key)
+                   int fd, struct net_oreg *reg, SSL *ssl, uint64_t idle_ms, size_t max_per_key)
 {
     struct pool *pl = pool_of(w);
     struct parked *p = NULL;
@@ -153,13 +196,13 @@ bool net_opool_put(struct core_worker *w, const char *key, const char *lax_key, 
         goto refuse;
     p->w = w;
     p->fd = fd;
+    p->reg = reg;
     p->ssl = ssl;
     snprintf(p->key, sizeof(p->key), "%s", key);
     snprintf(p->lax_key, sizeof(p->lax_key), "%s", lax_key ? lax_key : "");
     snprintf(p->sni, sizeof(p->sni), "%s", sni ? sni : "");
-    p->ev.fn = on_event;
-    if (core_worker_mod(w, fd, EPOLLIN | EPOLLRDHUP, &p->ev) < 0)
-        goto refuse;
+    reg->fn = on_event;
+    reg->owner = p;
     core_timer_init(&p->timer, on_timer, p);
     core_timer_arm(core_worker_wheel(w), &p->timer, idle_ms);
     cds_list_add(&p->link, &pl->list);
@@ -173,7 +216,7 @@ refuse:
         tls_origin_ssl_free(ssl);
         ERR_clear_error();
     }
-    close(fd);
+    net_oreg_close(reg, fd);
     return false;
 }
 

@@ -142,7 +142,8 @@ static void origin_close(struct net_http *h)
         ERR_clear_error();
     }
     if (h->ofd >= 0) {
-        close(h->ofd); // leaves the epoll set with it (the descriptor is never duplicated)
+        net_oreg_close(h->oreg, h->ofd);
+        h->oreg = NULL;
         h->ofd = -1;
     }
     h->odrained = false;
@@ -226,7 +227,7 @@ static void reply_stats(struct net_http *h)
 
 // ---- the origin connection ----
 
-static void on_origin_event(struct core_event *ev, uint32_t events);
+static void on_origin_event(struct net_oreg *r, uint32_t events);
 
 static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *peer);
 
@@ -276,11 +277,9 @@ static bool origin_from_pool(struct net_http *h, const struct net_http_config *c
         return false;
     h->ofd = oc.fd;
     h->ossl = oc.ssl;
-    h->oev.fn = on_origin_event;
-    if (core_worker_mod(h->c->w, h->ofd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &h->oev) < 0) {
-        origin_close(h);
-        return false;
-    }
+    h->oreg = oc.reg;
+    h->oreg->fn = on_origin_event;
+    h->oreg->owner = h;
     h->reused = true;
     net_http_set_state(h, NET_HTTP_FORWARD);
     return true;
@@ -316,13 +315,12 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
         net_http_reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return;
     }
-    h->ofd = fd;
-    h->oev.fn = on_origin_event;
-    if (core_worker_add(h->c->w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, &h->oev) < 0) {
-        origin_close(h);
+    if (!(h->oreg = net_oreg_new(h->c->w, fd, on_origin_event, h))) {
+        close(fd);
         net_http_reply(h, 502, "Bad Gateway\n", true);
         return;
     }
+    h->ofd = fd;
     net_http_set_state(h, NET_HTTP_CONNECTING);
     net_conn_arm(h->c, cfg ? cfg->connect_timeout_ms : 30000);
 }
@@ -678,9 +676,10 @@ static void origin_release(struct net_http *h)
               net_buf_len(&h->resp.in) == 0 && h->req.body_done && net_flow_drained(&h->req) &&
               (!h->ossl || SSL_pending(h->ossl) == 0) && pool_keys(h, cfg, key, lax) == 0;
     if (ok) {
-        net_opool_put(h->c->w, key, lax[0] ? lax : NULL, h->origin_sni, h->ofd, h->ossl,
+        net_opool_put(h->c->w, key, lax[0] ? lax : NULL, h->origin_sni, h->ofd, h->oreg, h->ossl,
                       cfg->keepalive_out_ms, cfg->per_server_max);
         h->ofd = -1;
+        h->oreg = NULL;
         h->ossl = NULL;
     }
     origin_close(h);
@@ -1061,9 +1060,9 @@ void net_http_pump(struct net_http *h)
     }
 }
 
-static void on_origin_event(struct core_event *ev, uint32_t events)
+static void on_origin_event(struct net_oreg *r, uint32_t events)
 {
-    struct net_http *h = caa_container_of(ev, struct net_http, oev);
+    struct net_http *h = r->owner;
     h->odrained = false;
     // A close that came with the data gives no later edge: read on to the end of the stream.
     h->ohup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
