@@ -7,6 +7,7 @@
 #include "core/file.h"
 
 #include "core/err.h"
+#include "core/yaml.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -121,20 +122,6 @@ static bool grow(void **arr, size_t *cap, size_t n, size_t size)
     return true;
 }
 
-static int node_line(const yaml_node_t *n)
-{
-    return (int)n->start_mark.line + 1;
-}
-
-// node_text returns a scalar node's text, or NULL when n is not a scalar or holds a NUL byte.
-static const char *node_text(const yaml_node_t *n)
-{
-    if (!n || n->type != YAML_SCALAR_NODE)
-        return NULL;
-    const char *s = (const char *)n->data.scalar.value;
-    return strlen(s) == n->data.scalar.length ? s : NULL;
-}
-
 // ---- addresses -----------------------------------------------------------------------------
 
 // addr_parse reads one IPv4 or IPv6 address (n bytes at s) into out (4 or 16 bytes, network
@@ -244,15 +231,15 @@ static void range_add(struct ipallow_build *b, int family, const uint8_t lo[16],
 static void addr_one(struct ipallow_build *b, const yaml_node_t *n)
 {
     uint8_t lo[16] = {0}, hi[16] = {0};
-    const char *s = node_text(n);
+    const char *s = core_yaml_text(n);
     if (!s) {
-        build_report(b, false, node_line(n),
+        build_report(b, false, core_yaml_line(n),
                      "ip_addrs: expected an address range or a list of them");
         return;
     }
     int family = range_parse(s, lo, hi);
     if (family == 0) {
-        build_report(b, false, node_line(n), "ip_addrs: '%.*s' is not an address, CIDR or range",
+        build_report(b, false, core_yaml_line(n), "ip_addrs: '%.*s' is not an address, CIDR or range",
                      show(strlen(s)), s);
         return;
     }
@@ -267,7 +254,7 @@ static void key_addrs(struct ipallow_build *b, struct ipallow_draft *d, const ya
         return;
     }
     if (v->data.sequence.items.start == v->data.sequence.items.top)
-        build_report(b, false, node_line(v), "ip_addrs: empty list");
+        build_report(b, false, core_yaml_line(v), "ip_addrs: empty list");
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++)
         addr_one(b, yaml_document_get_node(b->doc, *i));
 }
@@ -290,13 +277,13 @@ static bool method_ok(const char *s)
 static void method_one(struct ipallow_build *b, struct ipallow_draft *d, const yaml_node_t *n)
 {
     struct ipallow_rule *r = &d->rule;
-    const char *s = node_text(n);
+    const char *s = core_yaml_text(n);
     if (!s) {
-        build_report(b, false, node_line(n), "methods: expected a method name or a list of them");
+        build_report(b, false, core_yaml_line(n), "methods: expected a method name or a list of them");
         return;
     }
     if (!method_ok(s)) {
-        build_report(b, false, node_line(n), "methods: '%.*s' is not a method name%s",
+        build_report(b, false, core_yaml_line(n), "methods: '%.*s' is not a method name%s",
                      show(strlen(s)), s, strchr(s, '|') ? " (write a YAML list, not A|B)" : "");
         return;
     }
@@ -325,29 +312,29 @@ static void key_methods(struct ipallow_build *b, struct ipallow_draft *d, const 
         return;
     }
     if (v->data.sequence.items.start == v->data.sequence.items.top)
-        build_report(b, true, node_line(v), "methods: empty list: the rule applies to no method");
+        build_report(b, true, core_yaml_line(v), "methods: empty list: the rule applies to no method");
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++)
         method_one(b, d, yaml_document_get_node(b->doc, *i));
 }
 
 static void key_apply(struct ipallow_build *b, struct ipallow_draft *d, const yaml_node_t *v)
 {
-    const char *s = node_text(v);
+    const char *s = core_yaml_text(v);
     d->has_apply = true;
     if (s && eq_nocase(s, "in"))
         d->rule.in = true;
     else if (!s || !eq_nocase(s, "out"))
-        build_report(b, false, node_line(v), "apply: must be 'in' or 'out'");
+        build_report(b, false, core_yaml_line(v), "apply: must be 'in' or 'out'");
 }
 
 static void key_action(struct ipallow_build *b, struct ipallow_draft *d, const yaml_node_t *v)
 {
-    const char *s = node_text(v);
+    const char *s = core_yaml_text(v);
     d->has_action = true;
     if (s && (eq_nocase(s, "allow") || eq_nocase(s, "set_allow")))
         d->rule.allow = true;
     else if (!s || !(eq_nocase(s, "deny") || eq_nocase(s, "set_deny")))
-        build_report(b, false, node_line(v), "action: '%.*s' is not allow or deny",
+        build_report(b, false, core_yaml_line(v), "action: '%.*s' is not allow or deny",
                      show(s ? strlen(s) : 0), s ? s : "");
 }
 
@@ -357,7 +344,7 @@ static void rule_key(struct ipallow_build *b, struct ipallow_draft *d, const yam
 {
     const yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
     const yaml_node_t *v = yaml_document_get_node(b->doc, p->value);
-    const char *key = node_text(k);
+    const char *key = core_yaml_text(k);
     struct {
         const char *name;
         bool *seen;
@@ -370,12 +357,12 @@ static void rule_key(struct ipallow_build *b, struct ipallow_draft *d, const yam
         if (!eq_nocase(key, keys[i].name))
             continue;
         if (*keys[i].seen)
-            build_report(b, false, node_line(k), "duplicate key '%s'", keys[i].name);
+            build_report(b, false, core_yaml_line(k), "duplicate key '%s'", keys[i].name);
         else
             keys[i].parse(b, d, v);
         return;
     }
-    build_report(b, false, node_line(k), "unknown key '%.*s' in an ip_allow rule",
+    build_report(b, false, core_yaml_line(k), "unknown key '%.*s' in an ip_allow rule",
                  show(key ? strlen(key) : 0), key ? key : "");
 }
 
@@ -392,11 +379,11 @@ static void rule_check(struct ipallow_build *b, const struct ipallow_draft *d, i
 static void parse_rule(struct ipallow_build *b, const yaml_node_t *n)
 {
     struct net_ipallow *a = b->a;
-    struct ipallow_draft d = {.rule = {.line = node_line(n), .all = true}};
+    struct ipallow_draft d = {.rule = {.line = core_yaml_line(n), .all = true}};
     size_t n4 = a->n4, n6 = a->n6;
     int errors = b->errors;
     if (n->type != YAML_MAPPING_NODE) {
-        build_report(b, false, node_line(n), "an ip_allow rule must be a mapping");
+        build_report(b, false, core_yaml_line(n), "an ip_allow rule must be a mapping");
         return;
     }
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
@@ -424,7 +411,7 @@ static void parse_root(struct ipallow_build *b, const yaml_node_t *root)
 {
     const yaml_node_t *rules = NULL;
     if (!root || root->type != YAML_MAPPING_NODE) {
-        build_report(b, false, root ? node_line(root) : 0,
+        build_report(b, false, root ? core_yaml_line(root) : 0,
                      "the top level must be a mapping with "
                      "the key 'ip_allow'");
         return;
@@ -432,16 +419,16 @@ static void parse_root(struct ipallow_build *b, const yaml_node_t *root)
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         const yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
-        const char *key = node_text(k);
+        const char *key = core_yaml_text(k);
         if (key && eq_nocase(key, "ip_allow") && !rules)
             rules = yaml_document_get_node(b->doc, p->value);
         else
-            build_report(b, false, node_line(k), "%s key '%.*s' at the top level",
+            build_report(b, false, core_yaml_line(k), "%s key '%.*s' at the top level",
                          rules && key && eq_nocase(key, "ip_allow") ? "duplicate" : "unknown",
                          show(key ? strlen(key) : 0), key ? key : "");
     }
     if (!rules) {
-        build_report(b, false, node_line(root), "no 'ip_allow' key");
+        build_report(b, false, core_yaml_line(root), "no 'ip_allow' key");
     } else if (rules->type == YAML_MAPPING_NODE) {
         parse_rule(b, rules);
     } else if (rules->type == YAML_SEQUENCE_NODE) {
@@ -449,7 +436,7 @@ static void parse_root(struct ipallow_build *b, const yaml_node_t *root)
              i < rules->data.sequence.items.top && !b->nomem; i++)
             parse_rule(b, yaml_document_get_node(b->doc, *i));
     } else {
-        build_report(b, false, node_line(rules), "ip_allow must hold a rule or a list of rules");
+        build_report(b, false, core_yaml_line(rules), "ip_allow must hold a rule or a list of rules");
     }
 }
 

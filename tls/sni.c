@@ -3,6 +3,7 @@
 // (versions, client certificates, ip_allow) to a new SSL (see tls/sni.h).
 #include "tls/sni.h"
 #include "core/err.h"
+#include "core/yaml.h"
 #include "core/file.h"
 #include "core/records.h"
 #include "net/ipallow.h"
@@ -70,19 +71,6 @@ static void report(struct build *b, bool warning, int line, const char *fmt, ...
         b->errors++;
 }
 
-static int line_of(const yaml_node_t *n)
-{
-    return (int)n->start_mark.line + 1;
-}
-
-static const char *text_of(const yaml_node_t *n)
-{
-    if (!n || n->type != YAML_SCALAR_NODE)
-        return NULL;
-    const char *s = (const char *)n->data.scalar.value;
-    return strlen(s) == n->data.scalar.length ? s : NULL;
-}
-
 static void ca_free(struct tls_client_ca *ca)
 {
     X509_STORE_free(ca->store);
@@ -146,18 +134,18 @@ static int parse_level(const char *s)
 static void key_versions(struct build *b, struct tls_sni_entry *e, const yaml_node_t *v)
 {
     if (v->type != YAML_SEQUENCE_NODE) {
-        report(b, false, line_of(v), "valid_tls_versions_in: expected a list (e.g. [TLSv1_3])");
+        report(b, false, core_yaml_line(v), "valid_tls_versions_in: expected a list (e.g. [TLSv1_3])");
         return;
     }
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
         const yaml_node_t *n = yaml_document_get_node(b->doc, *it);
-        const char *s = text_of(n);
+        const char *s = core_yaml_text(n);
         uint16_t ver = s && strcasecmp(s, "TLSv1_2") == 0   ? TLS1_2_VERSION
                        : s && strcasecmp(s, "TLSv1_3") == 0 ? TLS1_3_VERSION
                                                             : 0;
         if (!ver) {
-            report(b, false, line_of(n), "valid_tls_versions_in: '%s' is not TLSv1_2 or TLSv1_3",
+            report(b, false, core_yaml_line(n), "valid_tls_versions_in: '%s' is not TLSv1_2 or TLSv1_3",
                    s ? s : "?");
             continue;
         }
@@ -170,26 +158,26 @@ static void key_versions(struct build *b, struct tls_sni_entry *e, const yaml_no
 
 static void key_ca(struct build *b, struct tls_sni_entry *e, const yaml_node_t *v)
 {
-    const char *file = text_of(v), *dir = NULL;
+    const char *file = core_yaml_text(v), *dir = NULL;
     if (!file && v->type == YAML_MAPPING_NODE) {
         for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
              p++) {
-            const char *k = text_of(yaml_document_get_node(b->doc, p->key));
-            const char *val = text_of(yaml_document_get_node(b->doc, p->value));
+            const char *k = core_yaml_text(yaml_document_get_node(b->doc, p->key));
+            const char *val = core_yaml_text(yaml_document_get_node(b->doc, p->value));
             if (k && strcmp(k, "file") == 0)
                 file = val;
             else if (k && strcmp(k, "dir") == 0)
                 dir = val;
             else
-                report(b, false, line_of(v), "verify_client_ca_certs: unknown key '%s'",
+                report(b, false, core_yaml_line(v), "verify_client_ca_certs: unknown key '%s'",
                        k ? k : "?");
         }
     }
     if (!file && !dir) {
-        report(b, false, line_of(v), "verify_client_ca_certs: expected a file name or {file, dir}");
+        report(b, false, core_yaml_line(v), "verify_client_ca_certs: expected a file name or {file, dir}");
         return;
     }
-    if (ca_load(&e->ca, b->dir, file, dir, b->err, b->name, line_of(v)) < 0)
+    if (ca_load(&e->ca, b->dir, file, dir, b->err, b->name, core_yaml_line(v)) < 0)
         b->errors++;
 }
 
@@ -203,10 +191,10 @@ static bool later_key(const char *k)
 
 static void entry_key(struct build *b, struct tls_sni_entry *e, const char *k, const yaml_node_t *v)
 {
-    const char *s = text_of(v);
+    const char *s = core_yaml_text(v);
     if (strcmp(k, "fqdn") == 0) {
         if (!s || !s[0] || (s[0] == '*' && s[1] != '.') || strchr(s + 1, '*')) {
-            report(b, false, line_of(v), "fqdn: '%s' is not a name or *.suffix", s ? s : "?");
+            report(b, false, core_yaml_line(v), "fqdn: '%s' is not a name or *.suffix", s ? s : "?");
             return;
         }
         e->wildcard = s[0] == '*';
@@ -216,17 +204,17 @@ static void entry_key(struct build *b, struct tls_sni_entry *e, const char *k, c
     } else if (strcmp(k, "verify_client") == 0) {
         e->verify_client = parse_level(s);
         if (e->verify_client == TLS_VERIFY_CLIENT_UNSET)
-            report(b, false, line_of(v), "verify_client: '%s' is not NONE, MODERATE or STRICT",
+            report(b, false, core_yaml_line(v), "verify_client: '%s' is not NONE, MODERATE or STRICT",
                    s ? s : "?");
     } else if (strcmp(k, "verify_client_ca_certs") == 0) {
         key_ca(b, e, v);
     } else if (strcmp(k, "valid_tls_versions_in") == 0) {
         key_versions(b, e, v);
     } else if (strcmp(k, "ip_allow") == 0) {
-        e->ip_allow = s ? net_ipallow_from_list(s, b->name, line_of(v), b->err) : NULL;
+        e->ip_allow = s ? net_ipallow_from_list(s, b->name, core_yaml_line(v), b->err) : NULL;
         if (!e->ip_allow) {
             if (!s)
-                report(b, false, line_of(v), "ip_allow: expected a comma-separated string");
+                report(b, false, core_yaml_line(v), "ip_allow: expected a comma-separated string");
             else
                 b->errors++;
         }
@@ -238,26 +226,26 @@ static void entry_key(struct build *b, struct tls_sni_entry *e, const char *k, c
                      : strcmp(k, "verify_server_policy") == 0 ? &e->verify_server_policy
                                                               : &e->verify_server_properties;
         if (!s || !s[0]) {
-            report(b, false, line_of(v), "%s: expected a value", k);
+            report(b, false, core_yaml_line(v), "%s: expected a value", k);
             return;
         }
         free(*dst);
         *dst = k[0] == 'c' ? path_in(b->dir, s) : strdup(s);
         if (!e->out_line)
-            e->out_line = line_of(v);
+            e->out_line = core_yaml_line(v);
     } else if (strcmp(k, "tunnel_route") == 0 || strcmp(k, "forward_route") == 0) {
         const char *colon = s ? strrchr(s, ':') : NULL;
         if (!s || !colon || colon == s || !colon[1]) {
-            report(b, false, line_of(v), "%s: expected host:port", k);
+            report(b, false, core_yaml_line(v), "%s: expected host:port", k);
             return;
         }
         char **dst = k[0] == 't' ? &e->tunnel_route : &e->forward_route;
         free(*dst);
         *dst = strdup(s);
     } else if (later_key(k)) {
-        report(b, true, line_of(v), "%s is not built yet: ignored", k);
+        report(b, true, core_yaml_line(v), "%s is not built yet: ignored", k);
     } else {
-        report(b, false, line_of(v), "unknown key '%s'", k);
+        report(b, false, core_yaml_line(v), "unknown key '%s'", k);
     }
 }
 
@@ -266,7 +254,7 @@ static bool key_seen_before(const struct build *b, const yaml_node_t *n, const y
                             const char *ks)
 {
     for (const yaml_node_pair_t *p = n->data.mapping.pairs.start; p < at; p++) {
-        const char *prev = text_of(yaml_document_get_node(b->doc, p->key));
+        const char *prev = core_yaml_text(yaml_document_get_node(b->doc, p->key));
         if (prev && strcmp(prev, ks) == 0)
             return true;
     }
@@ -276,23 +264,23 @@ static bool key_seen_before(const struct build *b, const yaml_node_t *n, const y
 static void parse_entry(struct build *b, const yaml_node_t *n)
 {
     if (n->type != YAML_MAPPING_NODE) {
-        report(b, false, line_of(n), "an sni entry is a mapping with fqdn and its keys");
+        report(b, false, core_yaml_line(n), "an sni entry is a mapping with fqdn and its keys");
         return;
     }
     struct tls_sni_entry *e = &b->c->entry[b->c->n++];
-    e->line = line_of(n);
+    e->line = core_yaml_line(n);
     e->verify_client = TLS_VERIFY_CLIENT_UNSET;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = yaml_document_get_node(b->doc, p->key);
-        const char *ks = text_of(k);
+        const char *ks = core_yaml_text(k);
         if (!ks) {
-            report(b, false, line_of(k), "keys are names");
+            report(b, false, core_yaml_line(k), "keys are names");
             continue;
         }
         // libyaml keeps duplicate keys; a second fqdn or ip_allow would silently replace (and
         // leak) the first, so an entry that says one thing twice is an error.
         if (key_seen_before(b, n, p, ks)) {
-            report(b, false, line_of(k), "%s is given twice in one entry", ks);
+            report(b, false, core_yaml_line(k), "%s is given twice in one entry", ks);
             continue;
         }
         entry_key(b, e, ks, yaml_document_get_node(b->doc, p->value));
@@ -307,20 +295,20 @@ static void parse_root(struct build *b, const yaml_node_t *root)
     if (root && root->type == YAML_MAPPING_NODE)
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
              p < root->data.mapping.pairs.top; p++) {
-            const char *k = text_of(yaml_document_get_node(b->doc, p->key));
+            const char *k = core_yaml_text(yaml_document_get_node(b->doc, p->key));
             if (k && strcmp(k, "sni") == 0)
                 list = yaml_document_get_node(b->doc, p->value);
             else
-                report(b, false, line_of(yaml_document_get_node(b->doc, p->key)),
+                report(b, false, core_yaml_line(yaml_document_get_node(b->doc, p->key)),
                        "unknown top-level key '%s' (expected sni)", k ? k : "?");
         }
     if (!list) {
         if (root) // an empty file is fine
-            report(b, false, root ? line_of(root) : 0, "expected `sni:` with a list of entries");
+            report(b, false, root ? core_yaml_line(root) : 0, "expected `sni:` with a list of entries");
         return;
     }
     if (list->type != YAML_SEQUENCE_NODE) {
-        report(b, false, line_of(list), "sni: expected a list of entries");
+        report(b, false, core_yaml_line(list), "sni: expected a list of entries");
         return;
     }
     size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
