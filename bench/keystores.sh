@@ -98,9 +98,15 @@ run() { # SNI -> "rate cpu errors p99"
         jq -r '"\(.rate|floor) \(.server_cpu_pct|floor) \(.errors_total) \(.p99_ms * 10 | floor / 10)"'
 }
 cell() { awk '{printf "%d/s (CPU %d %%, p99 %s ms%s)", $1, $2, $4, ($3 > 0 ? ", " $3 " errors" : "")}'; }
-alone() { # ADDR TOKEN LABEL -> rate
-    P11_KIT_SERVER_ADDRESS=$1 "$B/tools/p11sign" -t "$2" -l "$3" -p "$KS_PIN_FILE" -n "$POOL" \
-        -d "$DUR" | jq -r '.rate|floor'
+ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+alone() { # ADDR TOKEN LABEL -> "rate machine-cpu-%" (all CPUs busy: 100 % x CPUs)
+    local t0 t1 rate
+    t0=$(ticks)
+    rate=$(P11_KIT_SERVER_ADDRESS=$1 "$B/tools/p11sign" -t "$2" -l "$3" -p "$KS_PIN_FILE" \
+        -n "$POOL" -d "$DUR" | jq -r '.rate|floor')
+    t1=$(ticks)
+    echo "$rate $(echo "$t0 $t1" | awk -v n="$(nproc)" '{b = $3 - $1; t = $4 - $2;
+        printf "%d", t > 0 ? 100 * n * b / t : 0}')"
 }
 
 {
@@ -110,7 +116,9 @@ alone() { # ADDR TOKEN LABEL -> rate
     echo "\`tlsedge-bench handshake -c $CONNS -d $DUR\` on CPU 1 (TLS 1.3, X25519); the keyless"
     echo "signer (\`tlsedge-keyserver --threads 1\`) on CPU 1; p11-kit servers and tokens unpinned."
     echo "\"alone\": the token's own signing rate, \`build/tools/p11sign -n $POOL\` through the same"
-    echo "p11-kit server; \"share\": the better mode's handshake rate divided by it (goal: 90 %)."
+    echo "p11-kit server, with the machine's CPU use meanwhile (100 % per busy CPU: near"
+    echo "$(($(nproc) * 100)) % the token alone already takes every CPU the handshakes would need);"
+    echo "\"share\": the better mode's handshake rate divided by it (goal: 90 %)."
     echo
     echo "| key | mode key | mode accept | alone | share |"
     echo "|---|---|---|---|---|"
@@ -127,8 +135,12 @@ row() {
     stop "$TL"
     best=$(printf '%s\n%s\n' "${r_key%% *}" "${r_acc%% *}" | sort -n | tail -n 1)
     share="-"
-    [ -n "$5" ] && [ "$5" -gt 0 ] && share="$((100 * best / $5)) %"
-    echo "| $1 | $(echo "$r_key" | cell) | $(echo "$r_acc" | cell) | ${5:--} | $share |" >>"$OUT"
+    local rate=${5%% *} cpu=${5#* } alone_cell="-"
+    if [ -n "$5" ] && [ "$rate" -gt 0 ]; then
+        share="$((100 * best / rate)) %"
+        alone_cell="$rate/s (CPU $cpu %)"
+    fi
+    echo "| $1 | $(echo "$r_key" | cell) | $(echo "$r_acc" | cell) | $alone_cell | $share |" >>"$OUT"
 }
 
 for d in 0 5 20; do
