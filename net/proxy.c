@@ -112,6 +112,7 @@ void net_http_stats_register(void)
     net_http_st.txn_timeouts = core_stat_register("proxy.process.tlsedge.transaction_timeouts");
     net_http_st.verify_timeouts =
         core_stat_register("proxy.process.tlsedge.origin_verify_hook_timeouts");
+    net_http_st.stale_retries = core_stat_register("proxy.process.tlsedge.origin_stale_retries");
     net_http_st.outbound_hook_fail =
         core_stat_register("proxy.process.tlsedge.outbound_start_hook_failures");
 }
@@ -693,6 +694,7 @@ static bool retry_fresh(struct net_http *h)
         return false;
     CORE_DEBUG("http", "[%llu] pooled origin connection was stale: retrying on a new one",
                (unsigned long long)h->c->id);
+    core_stat_inc(net_http_st.stale_retries);
     origin_close(h);
     net_flow_reset(&h->req, true);
     net_flow_reset(&h->resp, false);

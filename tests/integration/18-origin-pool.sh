@@ -104,6 +104,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: plain.test
 check_eq "the origin resets on the pooled and on the fresh connection: 502" 502 "$code"
 check_eq "  the request was sent twice (pooled, then fresh)" 2 \
     $(( $(grep -c 'GET /reset' "$T/origin.log" || true) - r0 ))
+check_eq "  counted as a stale retry" 1 "$(stat proxy.process.tlsedge.origin_stale_retries "$HP")"
 check "  tlsedge is still running" kill -0 "$TLSEDGE_PID"
 check_eq "  and answers the next request" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
     --max-time 10 -H 'Host: plain.test' "http://127.0.0.1:$HP/")"
