@@ -34,7 +34,7 @@ CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) -fvisibility=hidde
 LDLIBS_ALL := $(BSSL_LIBS) $(URCU_LIBS) $(YAML_LIBS) $(MALLOC_LIBS) -ldl -lpthread -lm $(LDLIBS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
-MODULES := core net tls hooks
+MODULES := core net tls hooks bridge
 LIB_SRC := $(filter-out core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/core/main.o

@@ -3,6 +3,8 @@
 // snapshot (wiring the parts net/ and tls/ define), opens the listeners, starts the workers and
 // then waits on a signalfd: SIGHUP (reload), SIGTERM/SIGINT (graceful stop), SIGUSR2 (reopen the
 // log file). This is the only core/ file that knows the other modules.
+#include "bridge/config.h"
+#include "bridge/ingress.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/records.h"
@@ -183,6 +185,31 @@ static int parse_ports(const struct core_records *rec, struct net_port *ports, s
     return net_ports_parse(spec, ports, MAX_PORTS, n, "records.config", 0, err);
 }
 
+// hook_builtin_fn for tls_bridge.so lines: their arguments go to the destination table.
+static void bridge_line(void *arg, int argc, const char **argv, const char *file, int line,
+                        struct core_err *err)
+{
+    if (bridge_config_add_args(arg, argc - 1, argv + 1, file, line, err) < 0)
+        core_err_add(err, file, line, "tls_bridge: out of memory");
+}
+
+// Builds the tls_bridge destination table from plugin.config's tls_bridge.so lines (an empty
+// table when there is none). NULL when out of memory or plugin.config cannot be read.
+static struct bridge_config *build_bridge(const struct core_records *rec, const char *confdir,
+                                          struct core_err *err)
+{
+    struct bridge_config *bc = bridge_config_new(confdir);
+    if (!bc) {
+        core_err_add(err, NULL, 0, "out of memory");
+        return NULL;
+    }
+    if (hook_plugins_builtin(confdir, rec, BRIDGE_PLUGIN_NAME, bridge_line, bc, err) < 0) {
+        bridge_config_free(bc);
+        return NULL;
+    }
+    return bc;
+}
+
 // Builds a complete snapshot from confdir; NULL when anything failed (all of it in err).
 static struct core_snapshot *build_snapshot(const char *confdir, struct net_port *ports,
                                             size_t *nports, struct core_err *err)
@@ -196,15 +223,18 @@ static struct core_snapshot *build_snapshot(const char *confdir, struct net_port
             need_certs |= ports[i].ssl;
     struct tls_config *tc = tls_config_build(rec, confdir, need_certs, err);
     struct net_http_config *hc = net_http_config_build(rec, confdir, err);
+    struct bridge_config *bc = build_bridge(rec, confdir, err);
     struct core_snapshot *s = core_snapshot_new(rec);
     if (s) {
         core_snapshot_set_part(s, CORE_SNAP_TLS, tc, (core_snap_free_fn)tls_config_free);
         core_snapshot_set_part(s, CORE_SNAP_HTTP, hc, (core_snap_free_fn)net_http_config_free);
+        core_snapshot_set_part(s, CORE_SNAP_BRIDGE, bc, (core_snap_free_fn)bridge_config_free);
     } else {
         tls_config_free(tc);
         net_http_config_free(hc);
+        bridge_config_free(bc);
     }
-    if (!s || !tc || !hc || core_err_failed(err)) {
+    if (!s || !tc || !hc || !bc || core_err_failed(err)) {
         core_snapshot_free(s);
         return NULL;
     }
@@ -376,6 +406,8 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
     }
     const struct tls_config *tc = core_snapshot_part(s, CORE_SNAP_TLS);
     size_t ncerts = tls_certtable_count(tc->certs);
+    const struct bridge_config *bc = core_snapshot_part(s, CORE_SNAP_BRIDGE);
+    size_t nbridge = bc->n;
     uint64_t gen = core_snapshot_publish(s);
     tls_config_apply(tc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -384,9 +416,10 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
     tls_certcache_commit(certcache);
     core_stat_inc(stat_reloads);
     // The main thread's CPU time beside the wall time: on a busy machine the two differ.
-    core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms "
-                  "(cpu %.1f ms; files: %zu unchanged, %zu read anew)",
-                  (unsigned long long)gen, ncerts,
+    core_log_note("reload: configuration generation %llu published, %zu certificates, "
+                  "%zu tls_bridge destinations, %.1f ms (cpu %.1f ms; files: %zu unchanged, "
+                  "%zu read anew)",
+                  (unsigned long long)gen, ncerts, nbridge,
                   (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
                   (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6,
                   cs.hits, cs.misses);
@@ -567,6 +600,12 @@ int main(int argc, char **argv)
     tls_stats_register();
     net_http_stats_register();
     hook_stats_register();
+    bridge_stats_register();
+    // tls_bridge.so in plugin.config is tlsedge's own bridge (bridge/), not a file to load; it
+    // takes CONNECTs through net/'s interception slot.
+    if (hook_builtin_register(BRIDGE_PLUGIN_NAME) < 0)
+        return 1;
+    bridge_ingress_install();
     stat_reloads = core_stat_register("proxy.process.tlsedge.reloads");
     stat_reload_failures = core_stat_register("proxy.process.tlsedge.reload_failures");
     struct core_err *err = calloc(1, sizeof(*err));

@@ -19,6 +19,7 @@ struct core_records;
 enum core_snap_part {
     CORE_SNAP_TLS,  // tls/: certificate table and TLS settings
     CORE_SNAP_HTTP, // net/: remap, ip_allow, HTTP settings
+    CORE_SNAP_BRIDGE, // bridge/: the tls_bridge destination table (may be absent)
     CORE_SNAP_NPARTS,
 };
 

@@ -36,4 +36,26 @@ void hook_runtime_stop(void);
 // dlerror(); start-up must then stop. After hook_runtime_start.
 int hook_plugins_load(const char *confdir, const struct core_records *rec, struct core_err *err);
 
+// hook_builtin_fn receives the words of one plugin.config line that names a built-in plugin:
+// argv[0] is the plugin as written, argv[1..argc) its arguments ($record.name expanded); file
+// and line name the line for messages, which go to err. arg is the caller's.
+typedef void (*hook_builtin_fn)(void *arg, int argc, const char **argv, const char *file,
+                                int line, struct core_err *err);
+
+// hook_builtin_register makes name (a file name such as "tls_bridge.so"; copied) a built-in
+// plugin: a plugin.config line whose plugin path ends in that file name is not loaded with
+// dlopen (no such file needs to exist); the module that builds it reads the line with
+// hook_plugins_builtin instead. Returns 0, -ENOSPC or -ENOMEM. Main thread, before
+// hook_plugins_load.
+int hook_builtin_register(const char *name);
+
+// hook_plugins_builtin reads plugin.config in confdir (NULL, or no file: nothing to do) and
+// calls fn(arg, ...) for each line, in file order, whose plugin path ends in the file name name.
+// Used at start-up and on every reload, since a built-in plugin's arguments are part of the
+// configuration snapshot. Returns 0, or a negative errno with the problem in err (an
+// unreadable file, a line too long, an unterminated quote, a $record that does not exist).
+// Main thread.
+int hook_plugins_builtin(const char *confdir, const struct core_records *rec, const char *name,
+                         hook_builtin_fn fn, void *arg, struct core_err *err);
+
 #endif

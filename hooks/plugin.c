@@ -7,6 +7,8 @@
 // directory), arguments may be double-quoted, and an argument `$record.name` is replaced by that
 // record's value. Plugins are loaded once at start-up, in file order; a plugin that cannot be
 // loaded or lacks TSPluginInit stops start-up with plugin.config:LINE, the plugin and dlerror().
+// A line naming a built-in plugin (hook_builtin_register: tls_bridge.so) is not loaded: the
+// module that builds it reads its arguments (hook_plugins_builtin) with every snapshot.
 #include "core/err.h"
 #include "core/log.h"
 #include "core/records.h"
@@ -24,6 +26,7 @@
 #define ARGS_MAX 64
 #define PLUGINS_MAX 64
 #define LINE_MAX_LEN 4096
+#define BUILTINS_MAX 8
 
 typedef void (*plugin_init_fn)(int argc, const char *argv[]);
 
@@ -38,6 +41,8 @@ struct plugin {
 static struct plugin plugins[PLUGINS_MAX];
 static int nplugins;
 static struct plugin *initialising;
+static char *builtins[BUILTINS_MAX]; // file names of built-in plugins (main thread)
+static int nbuiltins;
 
 static const struct core_rec_decl hook_recs[] = {
     {"proxy.config.plugin.plugin_dir", CORE_REC_STRING, "plugins"},
@@ -258,7 +263,34 @@ static int load_one(const char *path, int argc, char **argv, const struct line_c
     return 0;
 }
 
-static int load_line(char *text, const char *confdir, const char *dir, const struct line_ctx *lc)
+static const char *file_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static bool is_builtin(const char *plugin)
+{
+    for (int i = 0; i < nbuiltins; i++)
+        if (strcmp(file_name(plugin), builtins[i]) == 0)
+            return true;
+    return false;
+}
+
+int hook_builtin_register(const char *name)
+{
+    if (nbuiltins == BUILTINS_MAX)
+        return -ENOSPC;
+    if (!(builtins[nbuiltins] = strdup(name)))
+        return -ENOMEM;
+    nbuiltins++;
+    return 0;
+}
+
+// line_fn handles the argc words of one plugin.config line (argv[argc] is NULL).
+typedef int (*line_fn)(int argc, char **argv, const struct line_ctx *lc, void *ctx);
+
+static int load_line(char *text, line_fn fn, void *ctx, const struct line_ctx *lc)
 {
     char *argv[ARGS_MAX + 1];
     static char vals[ARGS_MAX][PATH_MAX]; // main thread only
@@ -268,12 +300,13 @@ static int load_line(char *text, const char *confdir, const char *dir, const str
     argv[argc] = NULL;
     if (expand(argv, argc, vals, lc) < 0)
         return -EINVAL;
-    char path[PATH_MAX];
-    plugin_path(path, sizeof(path), confdir, dir, argv[0]);
-    return load_one(path, argc, argv, lc);
+    return fn(argc, argv, lc, ctx);
 }
 
-int hook_plugins_load(const char *confdir, const struct core_records *rec, struct core_err *err)
+// Reads plugin.config in confdir line by line, handing each line's words to fn. Returns 0 (no
+// file included), or the first negative result.
+static int scan(const char *confdir, const struct core_records *rec, line_fn fn, void *ctx,
+                struct core_err *err)
 {
     if (!confdir)
         return 0;
@@ -282,9 +315,6 @@ int hook_plugins_load(const char *confdir, const struct core_records *rec, struc
     FILE *f = fopen(file, "r");
     if (!f)
         return errno == ENOENT ? 0 : (core_err_add(err, file, 0, "%s", strerror(errno)), -errno);
-    hook_verify_client_async =
-        core_records_get_int(rec, "proxy.config.tlsedge.verify_client_async") != 0;
-    const char *dir = core_records_get_str(rec, "proxy.config.plugin.plugin_dir");
     struct line_ctx lc = {.file = "plugin.config", .rec = rec, .err = err};
     char text[LINE_MAX_LEN];
     int rc = 0;
@@ -295,8 +325,57 @@ int hook_plugins_load(const char *confdir, const struct core_records *rec, struc
             rc = -EINVAL;
             break;
         }
-        rc = load_line(text, confdir, dir, &lc);
+        rc = load_line(text, fn, ctx, &lc);
     }
     fclose(f);
     return rc < 0 ? rc : 0;
+}
+
+struct load_ctx {
+    const char *confdir;
+    const char *dir; // proxy.config.plugin.plugin_dir
+};
+
+static int load_words(int argc, char **argv, const struct line_ctx *lc, void *ctx)
+{
+    const struct load_ctx *l = ctx;
+    if (is_builtin(argv[0])) {
+        core_log_note("%s:%d: %s is built into tlsedge (%d arguments)", lc->file, lc->line,
+                      file_name(argv[0]), argc - 1);
+        return 0;
+    }
+    char path[PATH_MAX];
+    plugin_path(path, sizeof(path), l->confdir, l->dir, argv[0]);
+    return load_one(path, argc, argv, lc);
+}
+
+int hook_plugins_load(const char *confdir, const struct core_records *rec, struct core_err *err)
+{
+    if (!confdir)
+        return 0;
+    hook_verify_client_async =
+        core_records_get_int(rec, "proxy.config.tlsedge.verify_client_async") != 0;
+    struct load_ctx l = {confdir, core_records_get_str(rec, "proxy.config.plugin.plugin_dir")};
+    return scan(confdir, rec, load_words, &l, err);
+}
+
+struct builtin_ctx {
+    const char *name;
+    hook_builtin_fn fn;
+    void *arg;
+};
+
+static int builtin_words(int argc, char **argv, const struct line_ctx *lc, void *ctx)
+{
+    const struct builtin_ctx *b = ctx;
+    if (strcmp(file_name(argv[0]), b->name) == 0)
+        b->fn(b->arg, argc, (const char **)argv, lc->file, lc->line, lc->err);
+    return 0;
+}
+
+int hook_plugins_builtin(const char *confdir, const struct core_records *rec, const char *name,
+                         hook_builtin_fn fn, void *arg, struct core_err *err)
+{
+    struct builtin_ctx b = {name, fn, arg};
+    return scan(confdir, rec, builtin_words, &b, err);
 }

@@ -179,10 +179,12 @@ static void start_http(struct net_conn *c)
 }
 
 // Relays the connection to a route instead of the HTTP stage: blind (no TLS here: the buffered
-// ClientHello goes first, then raw bytes both ways) or forward (the decrypted bytes as they are).
+// ClientHello goes first, then raw bytes both ways), forward (the decrypted bytes as they are)
+// or partial blind (the decrypted bytes over a new TLS session to the route).
 static void start_route(struct net_conn *c, bool blind)
 {
     char *route = strdup(tls_conn_route(c->tls));
+    bool tls = !blind && tls_conn_route_tls(c->tls);
     uint8_t *head = NULL;
     size_t n = 0;
     if (blind) {
@@ -192,7 +194,7 @@ static void start_route(struct net_conn *c, bool blind)
     }
     c->state = NET_CONN_HTTP;
     net_conn_arm(c, 0);
-    if (!route || net_http_start_route(c, route, head, n) < 0)
+    if (!route || net_http_start_route(c, route, head, n, tls) < 0)
         net_conn_close(c);
     free(route);
 }

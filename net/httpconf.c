@@ -34,6 +34,8 @@ static const struct core_rec_decl records[] = {
     // ATS's default. Here it limits open client connections only (ATS counts origin ones too):
     // an origin connection exists only while its client connection does.
     {"proxy.config.net.connections_throttle", CORE_REC_INT, "30000"},
+    // 1: tunnels between two plain TCP sockets move their bytes with splice(2) (net/splice.c).
+    {"proxy.config.tlsedge.tunnel.splice", CORE_REC_INT, "1"},
 };
 
 int net_http_config_declare(struct core_records *rec)
@@ -134,6 +136,7 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
     }
     int64_t mc = core_records_get_int(rec, "proxy.config.net.connections_throttle");
     c->max_client_conns = mc > 0 ? mc : 0;
+    c->splice = core_records_get_int(rec, "proxy.config.tlsedge.tunnel.splice") != 0;
     if (sharing(rec, c, err) < 0) {
         free(c);
         return NULL;

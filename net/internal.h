@@ -82,12 +82,15 @@ bool net_flow_drained(const struct flow *f);
 struct net_conn;
 struct net_http_config;
 struct net_resolve;
+struct net_oreg;
+struct net_splice;
 
 enum net_http_state {
     NET_HTTP_READ_HEAD,  // waiting for (the rest of) a request head
     NET_HTTP_RESOLVING,  // the origin's name is being looked up
     NET_HTTP_CONNECTING, // non-blocking connect to the origin in progress
     NET_HTTP_ORIGIN_TLS, // TLS handshake with the origin in progress
+    NET_HTTP_INTERCEPT,  // a CONNECT interceptor (net/intercept.h) opens the upstream
     NET_HTTP_FORWARD,    // request and response streaming
     NET_HTTP_REPLY,      // sending a response tlsedge made itself
     NET_HTTP_DONE,       // terminal: the connection is closing
@@ -128,6 +131,9 @@ struct net_http {
     size_t retry_len;
     struct sockaddr_storage oaddr; // the origin's address (pool keys, retry)
     socklen_t oaddrlen;
+    void *intercept;           // INTERCEPT: the interceptor's operation (net/intercept.h)
+    struct net_splice *splice; // a plain tunnel relayed with splice(2), or NULL (owned)
+    bool splice_tried;         // splice was set up, or could not be: do not try again
 };
 
 
@@ -156,6 +162,8 @@ void net_http_start_origin(struct net_http *h, const char *host, uint16_t port);
 void net_http_pump(struct net_http *h);
 // net_http_on_resume is h's mailbox callback (a yielded pump).
 void net_http_on_resume(struct core_msg *msg);
+// net_http_on_origin_event is the origin descriptor's event function (net_oreg_fn; owner: h).
+void net_http_on_origin_event(struct net_oreg *r, uint32_t events);
 // net_http_slice_copy copies slice s of buf into out (len bytes, NUL-terminated, truncated).
 void net_http_slice_copy(const char *buf, struct net_http1_slice s, char *out, size_t len);
 // The flows' I/O functions: the client (ctx: struct net_conn) and the origin (ctx: net_http).
@@ -174,5 +182,36 @@ void net_tunnel_start(struct net_http *h, const struct net_http_config *cfg, con
 void net_tunnel_open(struct net_http *h);
 // net_tunnel_step relays one round both ways, passing half-closes on. Returns progress.
 int net_tunnel_step(struct net_http *h);
+// net_tunnel_close releases what a tunnel holds beside the flows: an interceptor's operation
+// (cancelled) and the splice pipes. Idempotent; called when the origin side closes.
+void net_tunnel_close(struct net_http *h);
+// net_tunnel_on_timeout handles the expiry of the connection's timer in INTERCEPT (the
+// interceptor keeps its own deadlines; this one is a backstop): 504 to the client.
+void net_tunnel_on_timeout(struct net_http *h);
+// net_tunnel_stats_register registers the tunnels' counters (splice). Main thread.
+void net_tunnel_stats_register(void);
+
+// ---- splice(2) between two plain sockets (net/splice.c) ----
+
+// Results of net_splice_step beside progress (1), none (0) and a negative errno.
+#define NET_SPLICE_ENDED 2 // the source ended and every byte reached the destination
+
+// net_splice_new returns pipes for both directions of one tunnel, or NULL when they cannot be
+// made (descriptors exhausted: the tunnel relays with read/write instead). Owning worker.
+struct net_splice *net_splice_new(void);
+
+// net_splice_free closes s's pipes. NULL is a no-op.
+void net_splice_free(struct net_splice *s);
+
+// net_splice_step moves bytes of direction dir (0 or 1) from socket from to socket to through
+// the direction's pipe, until neither side can take more or a round limit is reached (fairness:
+// the caller's pump yields). Returns 1 on progress, 0 on none, NET_SPLICE_ENDED once from
+// reached its end and the pipe is empty, -EINVAL when the kernel cannot splice these sockets and
+// nothing was moved yet (the caller falls back to read/write), or another negative errno.
+// *moved grows by the bytes delivered to to.
+int net_splice_step(struct net_splice *s, int dir, int from, int to, uint64_t *moved);
+
+// net_splice_queued returns the bytes waiting in s's pipes (both directions).
+size_t net_splice_queued(const struct net_splice *s);
 
 #endif

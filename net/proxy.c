@@ -54,6 +54,7 @@
 static const char *const state_names[] = {
     [NET_HTTP_READ_HEAD] = "READ_HEAD", [NET_HTTP_RESOLVING] = "RESOLVING",
     [NET_HTTP_CONNECTING] = "CONNECTING", [NET_HTTP_ORIGIN_TLS] = "ORIGIN_TLS",
+    [NET_HTTP_INTERCEPT] = "INTERCEPT",
     [NET_HTTP_FORWARD] = "FORWARD",
     [NET_HTTP_REPLY] = "REPLY",         [NET_HTTP_DONE] = "DONE",
 };
@@ -61,13 +62,14 @@ static const char *const state_names[] = {
 #define B(s) (1u << (s))
 static const unsigned allowed[] = {
     [NET_HTTP_READ_HEAD] = B(NET_HTTP_RESOLVING) | B(NET_HTTP_CONNECTING) | B(NET_HTTP_REPLY) |
-                           B(NET_HTTP_FORWARD) |
+                           B(NET_HTTP_FORWARD) | B(NET_HTTP_INTERCEPT) |
                            B(NET_HTTP_DONE) | B(NET_HTTP_READ_HEAD),
     [NET_HTTP_RESOLVING] =
         B(NET_HTTP_CONNECTING) | B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
     [NET_HTTP_CONNECTING] =
         B(NET_HTTP_ORIGIN_TLS) | B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
     [NET_HTTP_ORIGIN_TLS] = B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
+    [NET_HTTP_INTERCEPT] = B(NET_HTTP_FORWARD) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
     // FORWARD -> CONNECTING: a pooled connection failed before any answer (retry_fresh).
     [NET_HTTP_FORWARD] =
         B(NET_HTTP_READ_HEAD) | B(NET_HTTP_CONNECTING) | B(NET_HTTP_REPLY) | B(NET_HTTP_DONE),
@@ -115,6 +117,7 @@ void net_http_stats_register(void)
     net_http_st.stale_retries = core_stat_register("proxy.process.tlsedge.origin_stale_retries");
     net_http_st.outbound_hook_fail =
         core_stat_register("proxy.process.tlsedge.outbound_start_hook_failures");
+    net_tunnel_stats_register();
 }
 
 // ---- state ----
@@ -136,6 +139,7 @@ static void origin_close(struct net_http *h)
 {
     net_resolve_cancel(h->resolve);
     h->resolve = NULL;
+    net_tunnel_close(h);
     if (h->ossl) {
         SSL_shutdown(h->ossl); // close_notify when the socket takes it; never waits
         tls_origin_ssl_free(h->ossl);
@@ -228,7 +232,6 @@ static void reply_stats(struct net_http *h)
 
 // ---- the origin connection ----
 
-static void on_origin_event(struct net_oreg *r, uint32_t events);
 
 static int start_origin_tls(struct net_http *h, const struct sockaddr_storage *peer);
 
@@ -279,7 +282,7 @@ static bool origin_from_pool(struct net_http *h, const struct net_http_config *c
     h->ofd = oc.fd;
     h->ossl = oc.ssl;
     h->oreg = oc.reg;
-    h->oreg->fn = on_origin_event;
+    h->oreg->fn = net_http_on_origin_event;
     h->oreg->owner = h;
     h->reused = true;
     net_http_set_state(h, NET_HTTP_FORWARD);
@@ -316,7 +319,7 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
         net_http_reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return;
     }
-    if (!(h->oreg = net_oreg_new(h->c->w, fd, on_origin_event, h))) {
+    if (!(h->oreg = net_oreg_new(h->c->w, fd, net_http_on_origin_event, h))) {
         close(fd);
         net_http_reply(h, 502, "Bad Gateway\n", true);
         return;
@@ -890,6 +893,15 @@ static int step_connecting(struct net_http *h)
     return 1;
 }
 
+// The origin's TLS session is up: the request flows, or a tunnel (partial_blind_route) opens.
+static void origin_tls_ready(struct net_http *h)
+{
+    if (h->tunnel)
+        net_tunnel_open(h);
+    else
+        net_http_set_state(h, NET_HTTP_FORWARD);
+}
+
 // The origin handshake: on success the request flows; a failure (verification included) is
 // 502, counted by reason and logged with the origin, the name and the client.
 static int step_origin_tls(struct net_http *h)
@@ -929,7 +941,7 @@ static int step_origin_tls(struct net_http *h)
     enum tls_verify_verdict v = tls_origin_verdict(h->ossl);
     bool verified = v == TLS_VERDICT_OK || v == TLS_VERDICT_NONE;
     if (r == 1 && verified) {
-        net_http_set_state(h, NET_HTTP_FORWARD);
+        origin_tls_ready(h);
         return 1;
     }
     net_conn_peer_text(h->c, peer, sizeof(peer));
@@ -938,7 +950,7 @@ static int step_origin_tls(struct net_http *h)
                       "connecting anyway (policy PERMISSIVE)",
                       h->origin_host, h->origin_port, h->origin_sni, peer,
                       tls_origin_verdict_name(v));
-        net_http_set_state(h, NET_HTTP_FORWARD);
+        origin_tls_ready(h);
         return 1;
     }
     core_log_warn("origin %s:%u (%s) for client %s: TLS handshake failed: %s", h->origin_host,
@@ -964,6 +976,7 @@ static int step(struct net_http *h)
         return rc > 0;
     }
     case NET_HTTP_RESOLVING:
+    case NET_HTTP_INTERCEPT: // the interceptor's done callback moves on
         return 0;
     case NET_HTTP_CONNECTING:
         return step_connecting(h);
@@ -1025,6 +1038,7 @@ static void arm(struct net_http *h)
     case NET_HTTP_RESOLVING:
     case NET_HTTP_CONNECTING: // armed once on entry: a connect gets one deadline
     case NET_HTTP_ORIGIN_TLS: // and so does the origin handshake
+    case NET_HTTP_INTERCEPT:  // and the interceptor's work (a backstop, net/tunnel.c)
     case NET_HTTP_DONE:
         break;
     }
@@ -1062,7 +1076,7 @@ void net_http_pump(struct net_http *h)
     }
 }
 
-static void on_origin_event(struct net_oreg *r, uint32_t events)
+void net_http_on_origin_event(struct net_oreg *r, uint32_t events)
 {
     struct net_http *h = r->owner;
     h->odrained = false;
@@ -1128,6 +1142,10 @@ void net_http_on_timeout(struct net_conn *c)
                       h->origin_host, h->origin_port, h->origin_sni, peer);
         net_http_reply(h, 504, "Gateway Timeout: the origin's TLS handshake did not finish in time\n",
               true);
+        net_http_pump(h);
+        return;
+    case NET_HTTP_INTERCEPT:
+        net_tunnel_on_timeout(h);
         net_http_pump(h);
         return;
     case NET_HTTP_FORWARD:

@@ -40,6 +40,7 @@ struct net_http_config {
     bool sni_lax;                // proxy.config.tlsedge.server_session_sharing.sni_lax
     uint64_t keepalive_out_ms;   // proxy.config.http.keep_alive_no_activity_timeout_out
     size_t per_server_max;       // proxy.config.http.per_server.connection.max (idle, per key)
+    bool splice;                 // proxy.config.tlsedge.tunnel.splice
 };
 
 // Values of proxy.config.http.server_session_sharing.match: what a pooled origin connection and
@@ -76,10 +77,13 @@ int net_http_start(struct net_conn *c);
 
 // net_http_start_route relays c to route ("host:port") as a tunnel instead of parsing HTTP:
 // the len bytes of head (taken over, may be NULL) are sent first (a blind tunnel's ClientHello),
-// then bytes flow both ways, as in a CONNECT tunnel but with no response of tlsedge's own.
-// Returns 0, -EINVAL for a route that is not host:port, or -ENOMEM (head freed either way).
-// Owning worker.
-int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len);
+// then bytes flow both ways, as in a CONNECT tunnel but with no response of tlsedge's own. With
+// tls (sni.yaml partial_blind_route) the route is reached over a new TLS session, made and
+// verified as for TLS origins; its name is the route's host, or the client's SNI when the
+// route's host is an IP address. Returns 0, -EINVAL for a route that is not host:port, or
+// -ENOMEM (head freed either way). Owning worker.
+int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len,
+                         bool tls);
 
 // net_http_on_client_event runs the stage after an event on the client descriptor.
 void net_http_on_client_event(struct net_conn *c, uint32_t events);

@@ -68,6 +68,7 @@ struct tls_conn {
     struct tls_conn_hooks hooks; // plugin hook progress (tls/hook.h)
     char *sni;                   // the ClientHello's SNI, kept for plugins; NULL without hooks
     char *route;                 // tunnel or forward route (tls_conn_route), or NULL
+    bool route_tls;              // route is a partial_blind_route (tls_conn_route_tls)
     bool passthrough;            // a tr-pass port: bytes that are not TLS become a blind tunnel
     bool tunnel_requested;       // a plugin called TSVConnTunnel (tls_conn_request_tunnel)
     bool h1_disabled;            // TSVConnProtocolDisable("http/1.1"): no ALPN answer
@@ -445,7 +446,8 @@ static unsigned local_port(const struct tls_conn *c)
 
 // Routing without termination (DESIGN section 4): an sni.yaml tunnel_route for the name, or an
 // ssl_multicert action=tunnel line for the accepting address, makes the connection a blind
-// tunnel; a forward_route is remembered for after the handshake. TLS_STEP_DONE: terminate here.
+// tunnel; a forward_route or partial_blind_route is remembered for after the handshake.
+// TLS_STEP_DONE: terminate here.
 static enum tls_step route_by_name(struct tls_conn *c, const struct tls_config *cfg,
                                    const struct tls_clienthello *ch)
 {
@@ -456,6 +458,7 @@ static enum tls_step route_by_name(struct tls_conn *c, const struct tls_config *
     const char *route = se && se->tunnel_route ? se->tunnel_route
                         : c->tunnel_requested ? cfg->sni->default_route
                         : se && se->forward_route ? se->forward_route
+                        : se && se->partial_blind_route ? se->partial_blind_route
                         : ae && ae->tunnel     ? cfg->sni->default_route
                                                : NULL;
     if (c->tunnel_requested && !route) {
@@ -476,8 +479,13 @@ static enum tls_step route_by_name(struct tls_conn *c, const struct tls_config *
                              local_port(c), buf, sizeof(buf)) < 0 ||
         !(c->route = strdup(buf)))
         return fail(c);
-    if (se && !se->tunnel_route && !c->tunnel_requested && se->forward_route)
-        return TLS_STEP_DONE; // terminate, then forward (tls_conn_route after the handshake)
+    if (se && !se->tunnel_route && !c->tunnel_requested &&
+        (se->forward_route || se->partial_blind_route)) {
+        // Terminate, then forward (tls_conn_route after the handshake), over a new TLS session
+        // for a partial blind route.
+        c->route_tls = !se->forward_route;
+        return TLS_STEP_DONE;
+    }
     CORE_DEBUG("ssl", "[%llu] blind tunnel for SNI '%s' to %s", (unsigned long long)c->id,
                sni ? sni : "", c->route);
     c->off = 0; // every byte read so far goes to the route
@@ -960,6 +968,11 @@ void tls_conn_set_passthrough(struct tls_conn *c, bool on)
 const char *tls_conn_route(const struct tls_conn *c)
 {
     return c->route;
+}
+
+bool tls_conn_route_tls(const struct tls_conn *c)
+{
+    return c->route && c->route_tls;
 }
 
 size_t tls_conn_take_buffered(struct tls_conn *c, uint8_t **out)

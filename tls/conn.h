@@ -125,8 +125,13 @@ void tls_conn_set_passthrough(struct tls_conn *c, bool on);
 // tls_conn_route returns where c's bytes go instead of the HTTP stage (lent; host:port), or
 // NULL: after TLS_STEP_TUNNEL the blind tunnel's route (sni.yaml tunnel_route, or
 // proxy.config.tlsedge.tunnel.default_route for an ssl_multicert action=tunnel address); after
-// TLS_STEP_DONE an sni.yaml forward_route (the decrypted bytes are relayed as they are).
+// TLS_STEP_DONE an sni.yaml forward_route (the decrypted bytes are relayed as they are) or
+// partial_blind_route (tls_conn_route_tls).
 const char *tls_conn_route(const struct tls_conn *c);
+
+// tls_conn_route_tls is true when c's route (after TLS_STEP_DONE) is an sni.yaml
+// partial_blind_route: the decrypted bytes go to it over a new TLS session, not as they are.
+bool tls_conn_route_tls(const struct tls_conn *c);
 
 // tls_conn_take_buffered hands the bytes c read but did not consume (after TLS_STEP_TUNNEL: the
 // ClientHello and whatever followed, byte for byte) to the caller, who frees *out. Returns

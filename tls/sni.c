@@ -36,7 +36,7 @@ static const struct core_rec_decl records[] = {
 // Keys that belong to features other issues build: accepted, warned about, ignored.
 static const char *const later_keys[] = {
     "client_sni_policy",    "host_sni_policy",          "http2",
-    "partial_blind_route",  "tunnel_alpn",              "tunnel_prewarm",
+    "tunnel_alpn",          "tunnel_prewarm",
     "valid_tls_versions_out", "http2_buffer_water_mark", "quic",         "server_max_early_data",
 };
 
@@ -233,13 +233,16 @@ static void entry_key(struct build *b, struct tls_sni_entry *e, const char *k, c
         *dst = k[0] == 'c' ? path_in(b->dir, s) : strdup(s);
         if (!e->out_line)
             e->out_line = core_yaml_line(v);
-    } else if (strcmp(k, "tunnel_route") == 0 || strcmp(k, "forward_route") == 0) {
+    } else if (strcmp(k, "tunnel_route") == 0 || strcmp(k, "forward_route") == 0 ||
+               strcmp(k, "partial_blind_route") == 0) {
         const char *colon = s ? strrchr(s, ':') : NULL;
         if (!s || !colon || colon == s || !colon[1]) {
             report(b, false, core_yaml_line(v), "%s: expected host:port", k);
             return;
         }
-        char **dst = k[0] == 't' ? &e->tunnel_route : &e->forward_route;
+        char **dst = k[0] == 't'   ? &e->tunnel_route
+                     : k[0] == 'f' ? &e->forward_route
+                                   : &e->partial_blind_route;
         free(*dst);
         *dst = strdup(s);
     } else if (later_key(k)) {
@@ -401,6 +404,7 @@ void tls_sni_config_free(struct tls_sni_config *c)
         free(c->entry[i].fqdn);
         free(c->entry[i].tunnel_route);
         free(c->entry[i].forward_route);
+        free(c->entry[i].partial_blind_route);
         free(c->entry[i].client_cert);
         free(c->entry[i].client_key);
         free(c->entry[i].verify_server_policy);

@@ -10,9 +10,11 @@
 // or a mapping with `file` and/or `dir`; relative to the configuration directory),
 // `valid_tls_versions_in` (a sequence of TLSv1_2 / TLSv1_3), `ip_allow` (a comma-separated list
 // of client address ranges allowed to use this name; others are refused). Keys other issues
-// build (`verify_server_policy`, `verify_server_properties`, `client_cert`, `client_key`,
-// `host_sni_policy`, `http2`, `tunnel_route`, `forward_route`, `partial_blind_route`, ...) are
-// accepted with a warning that they have no effect yet; an unknown key is an error.
+// build (`host_sni_policy`, `http2`, ...) are accepted with a warning that they have no effect
+// yet; an unknown key is an error. The routes (`tunnel_route`: relay blind, `forward_route`:
+// terminate and relay the plaintext, `partial_blind_route`: terminate and relay over a new TLS
+// session; each host:port) and the outbound keys (`verify_server_policy`,
+// `verify_server_properties`, `client_cert`, `client_key`, tls/origin.h) are built here.
 //
 // The global level (records.config proxy.config.ssl.client.certification_level 0/1/2 with
 // proxy.config.ssl.CA.cert.filename/path) applies to names without an entry that says otherwise.
@@ -58,6 +60,7 @@ struct tls_sni_entry {
     struct net_ipallow *ip_allow;      // NULL when unset
     char *tunnel_route;  // blind tunnel to host:port ($1, {inbound_local_port}), or NULL
     char *forward_route; // terminate TLS, relay the plaintext to host:port, or NULL
+    char *partial_blind_route; // terminate TLS, relay over new TLS to host:port, or NULL
     // Outbound keys, matched against the name tlsedge sends to an origin (tls/origin.h):
     char *client_cert;              // client certificate file (relative: configuration dir)
     char *client_key;               // its key file (NULL: in the certificate file)
@@ -101,7 +104,8 @@ const struct tls_sni_entry *tls_sni_lookup(const struct tls_sni_config *c, const
 // tls_sni_allows is true unless e's ip_allow refuses a client at peer. Any thread.
 bool tls_sni_allows(const struct tls_sni_entry *e, const struct sockaddr *peer);
 
-// tls_sni_route_expand writes route (an entry's tunnel_route or forward_route) into out (len
+// tls_sni_route_expand writes route (an entry's tunnel_route, forward_route or
+// partial_blind_route) into out (len
 // bytes) with "$1" replaced by what the fqdn's "*" matched in sni and "{inbound_local_port}" by
 // local_port. Returns 0, or -ENOSPC when it does not fit.
 int tls_sni_route_expand(const struct tls_sni_entry *e, const char *route, const char *sni,

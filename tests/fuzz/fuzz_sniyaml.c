@@ -40,8 +40,10 @@ static void lookups(const struct tls_sni_config *c)
         snprintf(name, sizeof(name), "%s%s", e->wildcard ? "x" : "", e->fqdn);
         const struct tls_sni_entry *found = tls_sni_lookup(c, name);
         FUZZ_CHECK(found != NULL && found <= e); // e matches, so the first match is e or earlier
-        for (int r = 0; r < 2; r++) {
-            const char *route = r == 0 ? e->tunnel_route : e->forward_route;
+        for (int r = 0; r < 3; r++) {
+            const char *route = r == 0   ? e->tunnel_route
+                                : r == 1 ? e->forward_route
+                                         : e->partial_blind_route;
             if (route == NULL)
                 continue;
             memset(out, 'x', sizeof(out));

@@ -106,9 +106,20 @@ Test(tls_sni, errors_name_the_line)
 
 Test(tls_sni, keys_of_later_features_are_warnings)
 {
-    cr_assert_not_null(parse("sni:\n  - fqdn: a.test\n    partial_blind_route: b:443\n    http2: on\n"));
+    cr_assert_not_null(parse("sni:\n  - fqdn: a.test\n    tunnel_alpn: x\n    http2: on\n"));
     cr_assert_eq(err.warnings, 2);
     cr_assert_eq(err.errors, 0);
+}
+
+Test(tls_sni, partial_blind_route_is_kept_and_checked)
+{
+    cr_assert_not_null(parse("sni:\n  - fqdn: a.test\n    partial_blind_route: b.test:443\n"));
+    cr_assert_eq(err.warnings, 0);
+    cr_assert_str_eq(cfg->entry[0].partial_blind_route, "b.test:443");
+    cr_assert_null(cfg->entry[0].forward_route);
+    core_err_init(&err);
+    cr_assert_null(parse("sni:\n  - fqdn: a.test\n    partial_blind_route: b.test\n"));
+    cr_assert(strstr(first_msg(), "partial_blind_route: expected host:port"), "%s", first_msg());
 }
 
 Test(tls_sni, an_empty_file_has_no_entries)
