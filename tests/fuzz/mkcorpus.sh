@@ -41,7 +41,8 @@ trap 'exit 1' INT TERM
 rm -rf "$OUT"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-for t in clienthello http1_head http1_chunked records multicert remap ipallow keyless_proto tickets sniyaml; do
+for t in clienthello http1_head http1_chunked records multicert remap ipallow keyless_proto tickets sniyaml \
+    bridge_reply bridge_args; do
     mkdir -p "$OUT/$t"
 done
 
@@ -153,6 +154,24 @@ seed keyless_proto bad_version '\000\000\000\010\002\000\000\000\000\001\000\000
 seed sniyaml mtls 'sni:\n  - fqdn: strict.wild.test\n    verify_client: STRICT\n    verify_client_ca_certs: clients-ca.pem\n  - fqdn: moderate.wild.test\n    verify_client: MODERATE\n  - fqdn: old.wild.test\n    valid_tls_versions_in: [TLSv1_2]\n  - fqdn: private.wild.test\n    ip_allow: "10.0.0.0/8, 192.168.0.0/16"\n  - fqdn: "*.wild.test"\n    verify_client: NONE\n'
 seed sniyaml routes 'sni:\n  - fqdn: a.test\n    tunnel_route: 127.0.0.1:8001\n  - fqdn: "*.route.test"\n    tunnel_route: "127.0.0.1:$1"\n  - fqdn: fwd.test\n    forward_route: "localhost:{inbound_local_port}"\n  - fqdn: p.test\n    partial_blind_route: 127.0.0.1:9\n'
 seed sniyaml keys 'sni:\n- {fqdn: A.Example.COM, verify_client: moderate, verify_client_ca_certs: {file: /etc/ssl/certs/none.pem, dir: /nonexistent}, valid_tls_versions_in: [TLSv1_3, TLSv1_2], http2: on, host_sni_policy: PERMISSIVE, verify_server_policy: ENFORCED, client_cert: c.pem, bogus_key: 1}\n- fqdn: a.example.com\n  ip_allow: "::1, 127.0.0.1-127.0.0.9"\n'
+
+# ---- bridge_reply: what tls_bridge peers answer to a replayed CONNECT (tlsedge's and ATS's
+# heads as tests/integration/25-tls-bridge.sh sees them), and broken ones.
+seed bridge_reply ok_tlsedge 'HTTP/1.1 200 Connection Established\r\n\r\n'
+seed bridge_reply ok_ats 'HTTP/1.1 200 OK\r\nDate: Sun, 22 Nov 2026 19:20:00 GMT\r\nServer: ATS/9.2.5\r\n\r\n'
+seed bridge_reply ok_then_data 'HTTP/1.0 200 OK\r\n\r\nSSH-2.0-OpenSSH_9.2\r\n'
+seed bridge_reply forbidden_ats 'HTTP/1.1 403 Tunnel Forbidden\r\nDate: Sun, 22 Nov 2026 19:20:00 GMT\r\nConnection: close\r\nServer: ATS/9.2.5\r\nCache-Control: no-store\r\nContent-Type: text/html\r\nContent-Language: en\r\nContent-Length: 9\r\n\r\nForbidden'
+seed bridge_reply interim 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\nX'
+seed bridge_reply crcrlf 'HTTP/1.1 502 Bad Gateway\r\nX: \r\r\n\r\r\n\r\n'
+seed bridge_reply bare_lf 'HTTP/1.1 200 OK\n\n'
+seed bridge_reply garbage '\026\003\001\000\005hello'
+seed bridge_reply nul 'HTTP/1.1 200 O\000K\r\n\r\n'
+
+# ---- bridge_args: tls_bridge arguments (first byte odd) and --file text (even).
+seed bridge_args readme '\001.*[.]service[.]com peer.example.com:4443 db[.]internal:5432 [::1]:8443 --file bridge.conf'
+seed bridge_args bad_pairs '\001ok[.]test p:1 bad( p:2 x host:0 y [::1 lonely'
+seed bridge_args empty '\001'
+seed bridge_args file '\000# destinations\n  first[.]test   pf1:1   # comment\n\nsecond[.]test\tpf2\r\nlonely\nthree words here\nbad( p\nlast[.]test [::1]:9'
 
 # ---- tickets: ATS key files (48-byte keys) of random bytes, whole and with remainders.
 for n in 47 48 96 100 480 3077; do
