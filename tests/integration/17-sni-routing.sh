@@ -4,8 +4,9 @@
 # upstream's own certificate reaches the client; "$1" takes what the wildcard matched); the
 # upstream receives the client's ClientHello byte for byte; ssl_multicert action=tunnel relays
 # an accepting address to proxy.config.tlsedge.tunnel.default_route; forward_route terminates
-# TLS and relays the plaintext; a route nobody answers closes the client; names without a route
-# are terminated as usual.
+# TLS and relays the plaintext; partial_blind_route terminates TLS and relays over a new TLS
+# session (verified, with tlsedge's client certificate); a route nobody answers closes the
+# client; names without a route are terminated as usual.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -15,12 +16,19 @@ upstream() {
     local uname=$1 port
     port=$(free_port)
     spawn "up-$uname" openssl s_server -accept "127.0.0.1:$port" -cert "$2" -key "$3" -www \
-        -naccept 10
+        -naccept 10 "${@:4}"
     wait_port "$port" 10
     eval "PORT_$uname=$port"
 }
 upstream a "$F/a.test.pem" "$F/a.test.key"
 upstream b "$F/b.test.pem" "$F/b.test.key"
+# partial_blind_route upstreams: one that requires a client certificate from tlsedge, and one
+# whose self-signed certificate no CA vouches for.
+upstream pb "$F/wild.pem" "$F/wild.key" -Verify 1 -CAfile "$F/ca.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj /CN=pbself.wild.test -addext "subjectAltName=DNS:pbself.wild.test" \
+    -keyout "$T/self.key" -out "$T/self.pem" 2>/dev/null
+upstream pbself "$T/self.pem" "$T/self.key"
 # The upstream that records what it receives (one connection).
 spawn capture "$TOOLS/capture_listener" "$T/cap.port" "$T/received.bin" 60
 CAPTURE_PID=$LAST_PID
@@ -37,6 +45,9 @@ CONFIG proxy.config.exec_thread.limit INT 1
 CONFIG proxy.config.ssl.server.cert.path STRING $F
 CONFIG proxy.config.ssl.server.private_key.path STRING $F
 CONFIG proxy.config.tlsedge.tunnel.default_route STRING 127.0.0.1:$PORT_b
+CONFIG proxy.config.ssl.client.CA.cert.filename STRING $F/ca.pem
+CONFIG proxy.config.ssl.client.cert.filename STRING $F/client.pem
+CONFIG proxy.config.ssl.client.private_key.filename STRING $F/client.key
 CFG
 )
 cat >"$conf/ssl_multicert.config" <<CFG
@@ -55,6 +66,10 @@ sni:
     tunnel_route: 127.0.0.1:$DEAD
   - fqdn: fwd.wild.test
     forward_route: 127.0.0.1:$ORIGIN_PORT
+  - fqdn: pb.wild.test
+    partial_blind_route: 127.0.0.1:$PORT_pb
+  - fqdn: pbself.wild.test
+    partial_blind_route: 127.0.0.1:$PORT_pbself
 CFG
 : >"$conf/remap.config"
 start_tlsedge tlsedge "$TP" -C "$conf"
@@ -78,6 +93,20 @@ check_eq "forward_route terminates TLS and relays the plaintext" "hello from ori
     "$(curl -s --max-time 10 --cacert "$F/ca.pem" --resolve "fwd.wild.test:$TP:127.0.0.1" \
         "https://fwd.wild.test:$TP/")"
 check_eq "a dead route closes the client (no certificate)" "" "$(served_cn "$TP" dead.test)"
+curl -s --max-time 10 --cacert "$F/ca.pem" --resolve "pb.wild.test:$TP:127.0.0.1" \
+    "https://pb.wild.test:$TP/" >"$T/pb.html" || true
+check_contains "partial_blind_route: the upstream's TLS page comes back through tlsedge" \
+    "$T/pb.html" "Cipher is"
+# tlsedge's BoringSSL offers no x448 (curl's OpenSSL does): the upstream's client was tlsedge.
+check "  the upstream's TLS client was tlsedge, not curl (no x448 offered)" \
+    bash -c "grep -q '^Shared groups:' '$T/pb.html' && ! grep -q '^Shared groups:.*x448' '$T/pb.html'"
+check_contains "  which presented its client certificate (the upstream requires one)" \
+    "$T/pb.html" "Verify return code: 0 \(ok\)"
+check_eq "partial_blind_route to an upstream whose certificate is not trusted: closed" "" \
+    "$(curl -s --max-time 10 --cacert "$F/ca.pem" --resolve "pbself.wild.test:$TP:127.0.0.1" \
+        "https://pbself.wild.test:$TP/" || true)"
+check_contains "  and logged with the reason" "$T/tlsedge.log" \
+    "origin 127.0.0.1:$PORT_pbself \(pbself.wild.test\) for client .*: TLS handshake failed: unknown CA"
 
 echo "the upstream receives the ClientHello byte for byte"
 # A real ClientHello for capture.test, captured once, then sent to tlsedge as raw bytes.
