@@ -416,13 +416,13 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
     tls_certcache_commit(certcache);
     core_stat_inc(stat_reloads);
     // The main thread's CPU time beside the wall time: on a busy machine the two differ.
-    core_log_note("reload: configuration generation %llu published, %zu certificates, "
-                  "%zu tls_bridge destinations, %.1f ms (cpu %.1f ms; files: %zu unchanged, "
-                  "%zu read anew)",
-                  (unsigned long long)gen, ncerts, nbridge,
+    core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms "
+                  "(cpu %.1f ms; files: %zu unchanged, %zu read anew; %zu tls_bridge "
+                  "destinations)",
+                  (unsigned long long)gen, ncerts,
                   (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
                   (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6,
-                  cs.hits, cs.misses);
+                  cs.hits, cs.misses, nbridge);
 out:
     free(nports_new);
     free(err);
@@ -649,6 +649,9 @@ int main(int argc, char **argv)
         return 1;
     }
     rcu_register_thread();
+    const struct bridge_config *bc = core_snapshot_part(snap, CORE_SNAP_BRIDGE);
+    if (bc->lines)
+        core_log_note("tls_bridge: %zu destinations", bc->n);
     core_snapshot_publish(snap);
     tls_config_apply(core_snapshot_part(snap, CORE_SNAP_TLS));
     tls_certcache_commit(certcache);

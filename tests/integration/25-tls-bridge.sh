@@ -178,7 +178,7 @@ reload_wait() { # reload_wait PID LOG GEN: SIGHUP, then wait for generation GEN
 sed -i "s/127.0.0.1:$PT\$/127.0.0.1:$DEAD/" "$ing/bridge.conf"
 check "SIGHUP rebuilds the table (generation 2)" reload_wait "$ING_PID" "$T/ingress.log" 2
 check_contains "  the reload names the table's size" "$T/ingress.log" \
-    "generation 2 published, [0-9]+ certificates, 6 tls_bridge destinations"
+    "generation 2 published, .*; 6 tls_bridge destinations\)"
 check_eq "  the --file change applies: the service's pair now names a dead peer (502)" 502 \
     "$(code -p -x "http://127.0.0.1:$IH" "http://127.0.0.1:$O/")"
 
