@@ -182,8 +182,9 @@ static void fail(struct bridge_up *up, int stat, int status, const char *fmt, ..
     core_log_warn("tls_bridge: peer %s:%u (%s) for CONNECT %s from %s: %s", up->host, up->port,
                   up->where, up->target, up->client, why);
     up->fail_status = status;
-    snprintf(up->fail_reason, sizeof(up->fail_reason), "%s: tls_bridge peer %s:%u: %s",
-             status == 504 ? "Gateway Timeout" : "Bad Gateway", up->host, up->port, why);
+    // The client learns what went wrong, not where: the peer's address stays in the log.
+    snprintf(up->fail_reason, sizeof(up->fail_reason), "%s: tls_bridge peer: %s",
+             status == 504 ? "Gateway Timeout" : "Bad Gateway", why);
     set_state(up, BRIDGE_UP_FAILED);
     if (up->in_start) {
         arm(up, 0);
@@ -374,9 +375,8 @@ static void replied(struct bridge_up *up, const uint8_t *extra, size_t extra_len
     core_stat_inc(st.refusals);
     core_log_note("tls_bridge: peer %s:%u answered CONNECT %s from %s with %d %s", up->host,
                   up->port, up->target, up->client, r->status, r->reason);
-    char reason[512];
-    snprintf(reason, sizeof(reason), "%d %s (tls_bridge peer %s:%u)", r->status, r->reason,
-             up->host, up->port);
+    char reason[BRIDGE_REPLY_REASON_MAX + 32];
+    snprintf(reason, sizeof(reason), "%d %s (from the tls_bridge peer)", r->status, r->reason);
     struct net_intercept_result res = {.status = r->status, .reason = reason, .fd = -1};
     report(up, &res);
 }
