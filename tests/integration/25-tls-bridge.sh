@@ -4,8 +4,9 @@
 # plugin.config, a peer tlsedge with an :ssl port that requires a client certificate
 # (certification_level 2), and a service (tests/tools/origin). curl --proxy through the ingress
 # reaches the service through the peer, 1 MB each way intact; a peer answering 403 gives the
-# client 403; a refused peer port and an ingress without a client certificate give 502 (logged,
-# counted); a CONNECT no regex matches is the ingress's own; --file pairs come in argument
+# client 403; a refused peer port and an ingress without a client certificate give 502, a peer
+# that never accepts 504 at the connect timeout (each logged, counted); a CONNECT no regex
+# matches is the ingress's own; --file pairs come in argument
 # order and SIGHUP rebuilds the table. A fake peer (openssl s_server fed through a FIFO) shows
 # the CONNECT replayed byte for byte and a reply that arrives in pieces with a 1xx first, and a
 # garbled reply is a 502. Interop: the same with Debian's trafficserver 9.2.5 as the peer.
@@ -38,18 +39,18 @@ echo "dest_ip=* ssl_cert_name=ip.pem ssl_key_name=ip.key" >"$peer/ssl_multicert.
 start_tlsedge peer "$PT" -C "$peer"
 wait_port "$PH" 10
 
-ingress_conf() { # ingress_conf NAME PORT EXTRA-RECORDS: an ingress configuration directory
+ingress_conf() { # ingress_conf NAME PORT TIMEOUT EXTRA-RECORDS: an ingress configuration
     new_confdir "$1" <<CFG
 CONFIG proxy.config.http.server_ports STRING $2:ip-in=127.0.0.1
 CONFIG proxy.config.exec_thread.limit INT 1
 CONFIG proxy.config.ssl.client.CA.cert.filename STRING $F/ca.pem
 CONFIG proxy.config.http.connect_ports STRING $PH
-CONFIG proxy.config.http.connect_attempts_timeout INT 5
+CONFIG proxy.config.http.connect_attempts_timeout INT $3
 CONFIG proxy.config.http.transaction_no_activity_timeout_out INT 5
-$3
+$4
 CFG
 }
-ing=$(ingress_conf ingress "$IH" "CONFIG proxy.config.ssl.client.cert.filename STRING $F/client.pem
+ing=$(ingress_conf ingress "$IH" 5 "CONFIG proxy.config.ssl.client.cert.filename STRING $F/client.pem
 CONFIG proxy.config.ssl.client.private_key.filename STRING $F/client.key")
 # The service's pairs come from --file, before the arguments' pairs: the same targets on the
 # command line go to a dead port, so a service that answers proves the file's order.
@@ -77,8 +78,12 @@ check_contains "a tls_bridge line without pairs: No destinations defined, plugin
 
 start_tlsedge ingress "$IH" -C "$ing"
 ING_PID=$TLSEDGE_PID
-ing2=$(ingress_conf ingress2 "$IH2" "")
-echo "tls_bridge.so 127[.]0[.]0[.]1:[0-9]+ 127.0.0.1:$PT" >"$ing2/plugin.config"
+ing2=$(ingress_conf ingress2 "$IH2" 1 "")
+HOLE=$(free_port)
+spawn blackhole "$TOOLS/blackhole" "$HOLE" 120
+wait_port "$HOLE" 10
+echo "tls_bridge.so 127[.]0[.]0[.]1:[0-9]+ 127.0.0.1:$PT hole[.]test:[0-9]+ 127.0.0.1:$HOLE" \
+    >"$ing2/plugin.config"
 start_tlsedge ingress2 "$IH2" -C "$ing2"
 ING2_PID=$TLSEDGE_PID
 
@@ -121,6 +126,14 @@ check_eq "  counted as a handshake failure" 1 \
     "$(stat proxy.process.tlsedge.tls_bridge.handshake_failures "$IH2")"
 check_contains "  and logged with the TLS alert" "$T/ingress2.log" \
     "tls_bridge: peer 127.0.0.1:$PT .*refused the TLS session \(.*CERTIFICATE_REQUIRED"
+t0=$(date +%s%N)
+check_eq "a peer that never accepts: 504 at the connect timeout (1 s), not a silent wait" 504 \
+    "$(code -p -x "http://127.0.0.1:$IH2" "http://hole.test:443/")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "  within 3 s (${ms} ms)" test "$ms" -lt 3000
+check_eq "  counted as a timeout" 1 "$(stat proxy.process.tlsedge.tls_bridge.timeouts "$IH2")"
+check_contains "  and logged" "$T/ingress2.log" \
+    "tls_bridge: peer 127.0.0.1:$HOLE \(plugin.config:1\) for CONNECT hole.test:443 .*: connect timed out"
 check_eq "a CONNECT no regex matches is the ingress's own (to the peer's plain port)" 200 \
     "$(code -p -x "http://127.0.0.1:$IH" "http://127.0.0.1:$PH/_tlsedge/stats")"
 check_eq "  and the bridge did not see it" 5 "$(ist connects)"
