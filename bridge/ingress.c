@@ -13,6 +13,7 @@
 #include "net/intercept.h"
 #include "net/resolve.h"
 #include "tls/config.h"
+#include "tls/hook.h"
 #include "tls/origin.h"
 
 #include <arpa/inet.h>
@@ -248,8 +249,18 @@ static void on_resolved(void *arg, int rc, const struct sockaddr_storage *addr, 
         connect_to(up, addr, len);
 }
 
+static void advance(struct bridge_up *up);
+
+// A paused outbound hook (OUTBOUND_START, VERIFY_SERVER) re-enabled: the handshake goes on.
+static void hook_resume(void *arg)
+{
+    advance(arg);
+}
+
 // The TCP connection is up: the TLS session to the peer, as for a TLS origin (tls/origin.h): the
-// peer's host is the SNI (none for an address) and the name its certificate must carry.
+// peer's host is the SNI (none for an address) and the name its certificate must carry. Plugins'
+// outbound hooks run on it as on any origin connection (the handshake deadline covers their
+// pauses).
 static bool start_tls(struct bridge_up *up)
 {
     struct sockaddr_storage peer;
@@ -266,7 +277,10 @@ static bool start_tls(struct bridge_up *up)
         tc && tc->origin ? tls_origin_profile_for(tc->origin, tc->sni, up->host) : NULL;
     if (!prof || tls_origin_key(prof, ip, up->port, up->host, key, sizeof(key)) < 0 ||
         !(up->ssl = tls_origin_ssl_new(tc->origin, prof, up->host, up->host, key)) ||
-        !SSL_set_fd(up->ssl, up->fd)) {
+        !SSL_set_fd(up->ssl, up->fd) ||
+        (tls_out_wanted() &&
+         !tls_out_attach(up->ssl, up->fd, up->conn_id, up->host, (const struct sockaddr *)&peer,
+                         tc->origin->hooks_decide, hook_resume, up))) {
         ERR_clear_error();
         fail(up, st.handshake_failures, 502, "cannot make the TLS session");
         return false;
@@ -299,11 +313,20 @@ static bool step_connecting(struct bridge_up *up)
 
 static bool step_handshake(struct bridge_up *up)
 {
+    struct tls_out *o = tls_out_of(up->ssl);
+    enum tls_hook_verdict start = o ? tls_out_gate(o, TLS_HOOK_OUTBOUND_START) : TLS_HOOK_GO;
+    if (start == TLS_HOOK_WAIT)
+        return false;
+    if (start == TLS_HOOK_FAIL) {
+        fail(up, st.handshake_failures, 502, "an OUTBOUND_START plugin refused the connection");
+        return true;
+    }
     ERR_clear_error();
     int r = SSL_do_handshake(up->ssl);
     if (r != 1) {
         int e = SSL_get_error(up->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+            e == SSL_ERROR_WANT_CERTIFICATE_VERIFY) // VERIFY_SERVER plugins deciding
             return false;
     }
     tls_origin_count_result(up->ssl, r == 1);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -224,8 +225,9 @@ struct tls_out *tls_out_attach(SSL *ssl, int fd, uint64_t id, const char *sni,
     o->verify_async = verify_async;
     o->resume = resume;
     o->arg = arg;
-    if (sni)
-        snprintf(o->sni, sizeof(o->sni), "%s", sni);
+    unsigned char ip[16];
+    if (sni && inet_pton(AF_INET, sni, ip) != 1 && inet_pton(AF_INET6, sni, ip) != 1)
+        snprintf(o->sni, sizeof(o->sni), "%s", sni); // an address is never sent as SNI
     if (peer)
         memcpy(&o->peer, peer,
                peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));

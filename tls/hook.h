@@ -133,7 +133,8 @@ bool tls_conn_tunnel_requested(const struct tls_conn *c);
 bool tls_out_wanted(void);
 
 // tls_out_attach hangs a new hook state on the origin SSL ssl (fd: its socket, borrowed; id:
-// the client connection's id, for logs; sni: the name sent, may be NULL; peer: the origin's
+// the client connection's id, for logs; sni: the origin's name, may be NULL, recorded as the SNI
+// sent unless it is an IP address; peer: the origin's
 // address; verify_async: VERIFY_SERVER hooks pause, proxy.config.ssl.client.verify.server 2).
 // resume(arg) is called on the owning worker when a paused point finishes. Returns the state
 // (owned by the SSL) or NULL when out of memory. Owning worker.

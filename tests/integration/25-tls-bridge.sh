@@ -51,7 +51,8 @@ $4
 CFG
 }
 ing=$(ingress_conf ingress "$IH" 5 "CONFIG proxy.config.ssl.client.cert.filename STRING $F/client.pem
-CONFIG proxy.config.ssl.client.private_key.filename STRING $F/client.key")
+CONFIG proxy.config.ssl.client.private_key.filename STRING $F/client.key
+CONFIG proxy.config.plugin.plugin_dir STRING $BUILD/plugins")
 # The service's pairs come from --file, before the arguments' pairs: the same targets on the
 # command line go to a dead port, so a service that answers proves the file's order.
 cat >"$ing/bridge.conf" <<CFG
@@ -62,6 +63,8 @@ CFG
 cat >"$ing/plugin.config" <<CFG
 # the built-in bridge; no such file exists
 /usr/lib/trafficserver/modules/tls_bridge.so --file bridge.conf "127[.]0[.]0[.]1:($O|$O2)" 127.0.0.1:$DEAD dead[.]test:[0-9]+ 127.0.0.1:$DEAD fake[.]test:[0-9]+ 127.0.0.1:$FAKE garbage[.]test:[0-9]+ 127.0.0.1:$GARB bad( 127.0.0.1:1 lonely
+# outbound hooks see the bridge's TLS connections to its peer (tests/plugins/order.c)
+order.so B hooks=OUT_START,VERIFY_SERVER,OUT_CLOSE
 CFG
 
 echo "configuration"
@@ -108,6 +111,11 @@ want=$(sha256sum <"$T/up.bin" | cut -d' ' -f1)
 
 echo "ingress -> tlsedge peer -> service"
 bridge_checks "tlsedge peer"
+check_contains "outbound hooks run on the bridge's connection to its peer: OUTBOUND_START" \
+    "$T/ingress.log" 'order B #0 OUT_START sni= ssl=yes fd=yes'
+check_contains "  VERIFY_SERVER with the peer's certificate" "$T/ingress.log" \
+    'order B #0 VERIFY_SERVER sni= ssl=yes fd=yes cn=[^ ]+'
+check_contains "  OUTBOUND_CLOSE" "$T/ingress.log" 'order B #0 OUT_CLOSE'
 check_eq "  the ingress counted 4 intercepted CONNECTs" 4 "$(ist connects)"
 check_eq "  3 tunnels" 3 "$(ist tunnels)"
 check_eq "  1 peer refusal" 1 "$(ist peer_refusals)"
