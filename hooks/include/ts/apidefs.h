@@ -44,8 +44,10 @@ typedef struct {
 
 // TSHttpHookID: ATS's hook numbering. tlsedge runs the inbound TLS hooks (TS_VCONN_START_HOOK,
 // TS_SSL_CLIENT_HELLO_HOOK, TS_SSL_SERVERNAME_HOOK, TS_SSL_CERT_HOOK, TS_SSL_VERIFY_CLIENT_HOOK,
-// TS_VCONN_CLOSE_HOOK); the outbound ones are accepted by TSHttpHookAdd and run once TLS to
-// origins exists. HTTP hooks are refused with an error in the log.
+// TS_VCONN_CLOSE_HOOK) on client connections and the outbound ones (TS_VCONN_OUTBOUND_START_HOOK:
+// pauses; TS_SSL_VERIFY_SERVER_HOOK: pauses only with proxy.config.ssl.client.verify.server 2;
+// TS_VCONN_OUTBOUND_CLOSE_HOOK) on its TLS connections to origins and tls_bridge peers. HTTP
+// hooks are refused with an error in the log.
 typedef enum {
     TS_HTTP_READ_REQUEST_HDR_HOOK,
     TS_HTTP_OS_DNS_HOOK,

@@ -148,13 +148,14 @@ tsapi void TSVConnReenableEx(TSVConn sslvcp, TSEvent event);
 // after close, or on another thread. A CERT hook may change the certificate on it
 // (SSL_use_certificate/SSL_use_PrivateKey, SSL_set_SSL_CTX): tlsedge honours it.
 tsapi TSSslConnection TSVConnSslConnectionGet(TSVConn sslp);
-// TSVConnSslVerifyCTXGet returns, inside a VERIFY_CLIENT hook, an X509_STORE_CTX holding the
-// peer's chain (lent for the callback); NULL elsewhere.
+// TSVConnSslVerifyCTXGet returns, in a VERIFY_CLIENT or VERIFY_SERVER hook, an X509_STORE_CTX
+// holding the peer's chain, leaf first (X509_STORE_CTX_get0_cert), lent while the connection is;
+// NULL before a chain was received.
 tsapi TSSslVerifyCTX TSVConnSslVerifyCTXGet(TSVConn sslp);
-// TSVConnFdGet returns the client socket (borrowed: never close it), or -1.
+// TSVConnFdGet returns the connection's socket (borrowed: never close it), or -1.
 tsapi int TSVConnFdGet(TSVConn sslp);
-// TSNetVConnRemoteAddrGet / TSNetVConnLocalAddrGet return the client's and the accepting
-// address (lent, valid while the connection is), or NULL.
+// TSNetVConnRemoteAddrGet / TSNetVConnLocalAddrGet return the peer's (client's or origin's) and
+// the local address (lent, valid while the connection is), or NULL.
 tsapi struct sockaddr const *TSNetVConnRemoteAddrGet(TSVConn vc);
 tsapi struct sockaddr const *TSNetVConnLocalAddrGet(TSVConn vc);
 // TSVConnIsSsl is 1 for a TLS connection (every connection hooks see), 0 for an invalid handle.
@@ -163,7 +164,8 @@ tsapi int TSVConnIsSsl(TSVConn sslp);
 tsapi int TSVConnIsSslReused(TSVConn sslp);
 // TSVConnSslSniGet returns the SNI host name the client sent (lent, valid while the
 // connection is) and its length in *length (may be NULL), or NULL (length 0) when none. Valid
-// from CLIENT_HELLO on (tlsedge parses the ClientHello before creating the SSL).
+// from CLIENT_HELLO on (tlsedge parses the ClientHello before creating the SSL). On an outbound
+// connection: the SNI tlsedge sends the origin (none for an address).
 tsapi const char *TSVConnSslSniGet(TSVConn sslp, int *length);
 
 // ---- user arguments ----
