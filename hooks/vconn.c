@@ -27,8 +27,10 @@
 #include "tls/hook.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <urcu-qsbr.h>
@@ -65,8 +67,9 @@ enum inv_state {
 // struct vconn: hooks/'s state for one connection, a client's (tls) or an origin's (out),
 // owned through it (freed by its close on the owning worker).
 struct vconn {
-    struct tls_conn *tls; // exactly one of tls and out
-    struct tls_out *out;
+    struct tls_conn *tls; // at most one of tls and out; neither: detached (a blind tunnel's
+    struct tls_out *out;  // client connection, its tls_conn gone; `gone` keeps what it knew)
+    struct detached *gone;
     int worker;
     uint32_t slot, gen;
     enum tls_hook point; // the point whose chain runs (or last ran)
@@ -76,6 +79,14 @@ struct vconn {
     bool inline_done; // re-enabled inside the callback
     TSEvent inline_event;
     void *args[USER_ARGS];
+};
+
+// struct detached: what a detached connection's accessors still answer.
+struct detached {
+    uint64_t id;
+    int fd;
+    struct sockaddr_storage peer, local;
+    char sni[256];
 };
 
 struct slot {
@@ -114,17 +125,18 @@ static const unsigned inv_allowed[] = {
 
 static uint64_t v_id(const struct vconn *v)
 {
-    return v->tls ? tls_conn_id(v->tls) : tls_out_id(v->out);
+    return v->tls ? tls_conn_id(v->tls) : v->out ? tls_out_id(v->out) : v->gone->id;
 }
 
+// NULL for a detached connection.
 static struct tls_conn_hooks *v_hooks(const struct vconn *v)
 {
-    return v->tls ? tls_conn_hooks(v->tls) : tls_out_hooks(v->out);
+    return v->tls ? tls_conn_hooks(v->tls) : v->out ? tls_out_hooks(v->out) : NULL;
 }
 
 static SSL *v_ssl(const struct vconn *v)
 {
-    return v->tls ? tls_conn_ssl(v->tls) : tls_out_ssl(v->out);
+    return v->tls ? tls_conn_ssl(v->tls) : v->out ? tls_out_ssl(v->out) : NULL;
 }
 
 static void set_inv(struct vconn *v, enum inv_state to)
@@ -361,7 +373,9 @@ static void close_point(struct tls_conn *c, struct tls_out *o, enum tls_hook h)
     v->index = 0;
     chain_run(v); // never pauses
     slot_give(&tables[v->worker], v);
-    v_hooks(v)->state = NULL;
+    if (v_hooks(v))
+        v_hooks(v)->state = NULL;
+    free(v->gone);
     free(v);
 }
 
@@ -385,12 +399,54 @@ static void ops_close_out(struct tls_out *o)
     close_point(NULL, o, TLS_HOOK_OUTBOUND_CLOSE);
 }
 
+static void *ops_detach(struct tls_conn *c)
+{
+    struct vconn *v = vconn_attach(c, NULL);
+    struct detached *g = v ? calloc(1, sizeof(*g)) : NULL;
+    if (!g) { // out of memory: VCONN_CLOSE runs now rather than never
+        if (v)
+            close_point(c, NULL, TLS_HOOK_VCONN_CLOSE);
+        return NULL;
+    }
+    if (v->inv == INV_WAITING)
+        set_inv(v, INV_IDLE); // the outstanding hook's re-enable is late now
+    g->id = tls_conn_id(c);
+    g->fd = tls_conn_fd(c);
+    const struct sockaddr *a = tls_conn_peer(c), *l = tls_conn_local(c);
+    if (a)
+        memcpy(&g->peer, a, a->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                     : sizeof(struct sockaddr_in));
+    if (l)
+        memcpy(&g->local, l, l->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                      : sizeof(struct sockaddr_in));
+    const char *sni = tls_conn_hello_sni(c);
+    snprintf(g->sni, sizeof(g->sni), "%s", sni ? sni : "");
+    tls_conn_hooks(c)->state = NULL;
+    v->tls = NULL;
+    v->gone = g;
+    v->token = (v->token + 1) & TOKEN_MASK; // a re-enable of an earlier hook is late from now on
+    return v;
+}
+
+static void ops_close_detached(void *state)
+{
+    struct vconn *v = state;
+    v->point = TLS_HOOK_VCONN_CLOSE;
+    v->index = 0;
+    chain_run(v); // never pauses
+    slot_give(&tables[v->worker], v);
+    free(v->gone);
+    free(v);
+}
+
 static const struct tls_hook_ops hook_ops = {
     .active = point_active,
     .run = ops_run,
     .close = ops_close,
     .run_out = ops_run_out,
     .close_out = ops_close_out,
+    .detach = ops_detach,
+    .close_detached = ops_close_detached,
 };
 
 // ---- re-enable ----
@@ -464,25 +520,31 @@ TSSslConnection TSVConnSslConnectionGet(TSVConn sslp)
 TSSslVerifyCTX TSVConnSslVerifyCTXGet(TSVConn sslp)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnSslVerifyCTXGet");
-    return v ? (TSSslVerifyCTX)v_hooks(v)->verify_ctx : NULL;
+    return v && v_hooks(v) ? (TSSslVerifyCTX)v_hooks(v)->verify_ctx : NULL;
 }
 
 int TSVConnFdGet(TSVConn sslp)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnFdGet");
-    return !v ? -1 : v->tls ? tls_conn_fd(v->tls) : tls_out_fd(v->out);
+    return !v ? -1 : v->tls ? tls_conn_fd(v->tls) : v->out ? tls_out_fd(v->out) : v->gone->fd;
 }
 
 struct sockaddr const *TSNetVConnRemoteAddrGet(TSVConn vc)
 {
     struct vconn *v = vconn_get(vc, "TSNetVConnRemoteAddrGet");
-    return !v ? NULL : v->tls ? tls_conn_peer(v->tls) : tls_out_peer(v->out);
+    return !v       ? NULL
+           : v->tls ? tls_conn_peer(v->tls)
+           : v->out ? tls_out_peer(v->out)
+                    : (const struct sockaddr *)&v->gone->peer;
 }
 
 struct sockaddr const *TSNetVConnLocalAddrGet(TSVConn vc)
 {
     struct vconn *v = vconn_get(vc, "TSNetVConnLocalAddrGet");
-    return !v ? NULL : v->tls ? tls_conn_local(v->tls) : tls_out_local(v->out);
+    return !v       ? NULL
+           : v->tls ? tls_conn_local(v->tls)
+           : v->out ? tls_out_local(v->out)
+                    : (const struct sockaddr *)&v->gone->local;
 }
 
 int TSVConnIsSsl(TSVConn sslp)
@@ -501,7 +563,10 @@ const char *TSVConnSslSniGet(TSVConn sslp, int *length)
 {
     struct vconn *v = vconn_get(sslp, "TSVConnSslSniGet");
     // Inbound: the SNI the client sent; outbound: the SNI tlsedge sends the origin.
-    const char *sni = !v ? NULL : v->tls ? tls_conn_hello_sni(v->tls) : tls_out_sni(v->out);
+    const char *sni = !v       ? NULL
+                      : v->tls ? tls_conn_hello_sni(v->tls)
+                      : v->out ? tls_out_sni(v->out)
+                               : (v->gone->sni[0] ? v->gone->sni : NULL);
     if (length)
         *length = sni ? (int)strlen(sni) : 0;
     return sni;

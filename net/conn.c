@@ -10,6 +10,7 @@
 #include "net/proxy.h"
 #include "tls/config.h"
 #include "tls/conn.h"
+#include "tls/hook.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -187,15 +188,19 @@ static void start_route(struct net_conn *c, bool blind)
     bool tls = !blind && tls_conn_route_tls(c->tls);
     uint8_t *head = NULL;
     size_t n = 0;
+    void *hooks = NULL; // a blind tunnel's VCONN_CLOSE runs when the tunnel ends
     if (blind) {
         n = tls_conn_take_buffered(c->tls, &head);
+        hooks = tls_hook_detach(c->tls);
         tls_conn_free(c->tls);
         c->tls = NULL;
     }
     c->state = NET_CONN_HTTP;
     net_conn_arm(c, 0);
-    if (!route || net_http_start_route(c, route, head, n, tls) < 0)
+    if (!route || net_http_start_route(c, route, head, n, tls, hooks) < 0) {
+        tls_hook_close_detached(hooks);
         net_conn_close(c);
+    }
     free(route);
 }
 

@@ -120,6 +120,7 @@ struct net_http {
     char origin_host[256];
     bool tunnel;          // CONNECT: bytes relayed both ways once the origin connected
     bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
+    void *tunnel_hooks;   // a blind tunnel's detached hook state (tls_hook_detach), or NULL
     SSL *ossl;            // TLS to the origin, or NULL for plain TCP
     bool origin_tls;      // the route asks for TLS
     bool verify_wait;     // the origin handshake waits for VERIFY_SERVER plugins

@@ -1211,5 +1211,6 @@ void net_http_free(struct net_http *h)
     net_buf_free(&h->resp.in);
     net_buf_free(&h->resp.out);
     free(h->retry_head);
+    tls_hook_close_detached(h->tunnel_hooks); // a blind tunnel's VCONN_CLOSE, now it ended
     free(h);
 }

@@ -80,10 +80,12 @@ int net_http_start(struct net_conn *c);
 // then bytes flow both ways, as in a CONNECT tunnel but with no response of tlsedge's own. With
 // tls (sni.yaml partial_blind_route) the route is reached over a new TLS session, made and
 // verified as for TLS origins; its name is the route's host, or the client's SNI when the
-// route's host is an IP address. Returns 0, -EINVAL for a route that is not host:port, or
-// -ENOMEM (head freed either way). Owning worker.
+// route's host is an IP address. hooks (may be NULL): a blind tunnel's detached plugin state
+// (tls_hook_detach), taken over on success and closed (VCONN_CLOSE) when the tunnel ends.
+// Returns 0, -EINVAL for a route that is not host:port, or -ENOMEM (head freed either way).
+// Owning worker.
 int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len,
-                         bool tls);
+                         bool tls, void *hooks);
 
 // net_http_on_client_event runs the stage after an event on the client descriptor.
 void net_http_on_client_event(struct net_conn *c, uint32_t events);

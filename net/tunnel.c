@@ -332,7 +332,7 @@ static void route_sni(struct net_http *h, const char *host)
 }
 
 int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len,
-                         bool tls)
+                         bool tls, void *hooks)
 {
     char host[256];
     const char *colon = strrchr(route, ':');
@@ -366,6 +366,7 @@ int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, s
         h->req.in.cap = h->req.in.end = len;
     }
     c->http = h;
+    h->tunnel_hooks = hooks;
     h->origin_tls = tls;
     if (tls)
         route_sni(h, host);

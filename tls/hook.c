@@ -106,6 +106,24 @@ void tls_hook_close(struct tls_conn *c)
     hk->verify_ctx = NULL;
 }
 
+void *tls_hook_detach(struct tls_conn *c)
+{
+    struct tls_conn_hooks *hk = tls_conn_hooks(c);
+    if (hk->progress[TLS_HOOK_VCONN_CLOSE] != TLS_HOOK_NONE || !ops ||
+        (!hk->state && !ops->active(TLS_HOOK_VCONN_CLOSE)))
+        return NULL;
+    hk->progress[TLS_HOOK_VCONN_CLOSE] = TLS_HOOK_DONE; // c's own close runs nothing now
+    X509_STORE_CTX_free(hk->verify_ctx);
+    hk->verify_ctx = NULL;
+    return ops->detach(c);
+}
+
+void tls_hook_close_detached(void *state)
+{
+    if (state && ops)
+        ops->close_detached(state);
+}
+
 // ---- BoringSSL callbacks ----
 
 // CLIENT_HELLO: the select-certificate callback runs first in the server's ClientHello

@@ -76,6 +76,11 @@ struct tls_hook_ops {
     // VERIFY_SERVER; OUTBOUND_CLOSE). WAIT is followed by tls_out_hook_done.
     enum tls_hook_verdict (*run_out)(struct tls_out *o, enum tls_hook h);
     void (*close_out)(struct tls_out *o);
+    // detach takes c's per-connection state away from c (c becomes a blind tunnel and is freed;
+    // its user arguments and handle stay valid) and returns it; close_detached later runs its
+    // VCONN_CLOSE continuations and releases it.
+    void *(*detach)(struct tls_conn *c);
+    void (*close_detached)(void *state);
 };
 
 // tls_hook_ops_set installs ops (static storage; NULL: no hooks). Main thread, before workers.
@@ -98,6 +103,15 @@ enum tls_hook_verdict tls_hook_gate(struct tls_conn *c, enum tls_hook h);
 
 // tls_hook_close runs the close hooks of c, once, if hooks/ attached state or hooks VCONN_CLOSE.
 void tls_hook_close(struct tls_conn *c);
+
+// tls_hook_detach: c is about to become a blind tunnel (and be freed); its VCONN_CLOSE belongs
+// at the tunnel's end. Returns the hook state to pass to tls_hook_close_detached then (NULL: no
+// plugin cares; nothing to do), and c's own close no longer runs the hooks. Owning worker.
+void *tls_hook_detach(struct tls_conn *c);
+
+// tls_hook_close_detached runs the VCONN_CLOSE hooks of a detached state and releases it. NULL:
+// no-op. Owning worker.
+void tls_hook_close_detached(void *state);
 
 // tls_conn_hook_done records that point h finished (ok: every continuation re-enabled without
 // error) and resumes c's handshake through its resume callback. Ignored unless h is RUNNING.

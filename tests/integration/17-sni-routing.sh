@@ -170,6 +170,20 @@ CFG
             "$(served_cn "$TP4" stay.wild.test)"
     fi
 done
+# A blind tunnel's VCONN_CLOSE comes when the tunnel ends, with the plugin's user argument.
+L="$T/tunnel-cert.log"
+(sleep 1.5; echo Q) | timeout 10 openssl s_client -connect "127.0.0.1:$TP4" \
+    -servername go.wild.test >"$T/long.out" 2>&1 &
+long=$!
+sleep 0.8
+check_eq "cert: while a tunnel is open its VCONN_CLOSE has not run" \
+    "$(grep -c "VCONN_CLOSE of the tunnel" "$L")" \
+    "$(( $(grep -c "tunnel: asked for 'go.wild.test'" "$L") - 1 ))"
+wait "$long" || true
+sleep 0.3
+check_eq "  it runs once the tunnel ended, with the user argument set before the tunnel" \
+    "$(grep -c "tunnel: asked for 'go.wild.test'" "$L")" \
+    "$(grep -c "VCONN_CLOSE of the tunnel marked 'tunnelled' fd=yes" "$L")"
 
 echo "configuration"
 sed -i '/tunnel.default_route/d' "$conf/records.config"

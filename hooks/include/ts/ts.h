@@ -202,8 +202,9 @@ tsapi TSReturnCode TSVConnProtocolEnable(TSVConn connp, const char *protocol_nam
 // the client's bytes, starting with its ClientHello byte for byte, to the name's sni.yaml
 // tunnel_route or else proxy.config.tlsedge.tunnel.default_route (none: the connection is
 // closed). Valid in VCONN_START, CLIENT_HELLO, SERVERNAME and CERT hooks (from SERVERNAME the
-// switch happens when the certificate is chosen); the hook must still re-enable. Returns
-// TS_ERROR for a stale handle. Owning worker.
+// switch happens when the certificate is chosen); the hook must still re-enable. VCONN_CLOSE
+// runs when the tunnel ends (TSVConnSslConnectionGet is NULL there: the SSL is gone). Returns
+// TS_ERROR for a stale handle or an origin connection. Owning worker.
 tsapi TSReturnCode TSVConnTunnel(TSVConn sslp);
 
 // TSSslTicketKeyUpdate replaces the process ticket key block with ticketDataLength bytes of
