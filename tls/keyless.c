@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/worker.h"
+#include "tls/keyless_inflight.h"
 #include "tls/keyless_proto.h"
 #include "tls/keyop.h"
 
@@ -23,7 +24,6 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
-#define BUCKETS 1024
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 
@@ -47,8 +47,7 @@ struct kl_conn {
     size_t wcap, woff, wlen;
     uint8_t rbuf[2 * TLS_KEYLESS_FRAME_MAX + 16];
     size_t rlen;
-    struct tls_keyop *bucket[BUCKETS];
-    size_t inflight;
+    struct tls_keyless_inflight fl;
     uint32_t next_id;
     uint64_t backoff_ms;
     struct core_timer retry;
@@ -95,33 +94,24 @@ static struct kl_conn *conn_new(const struct tls_keyref *k)
     return kc;
 }
 
-static void bucket_put(struct kl_conn *kc, struct tls_keyop *op)
-{
-    struct tls_keyop **b = &kc->bucket[op->id % BUCKETS];
-    op->next = *b;
-    *b = op;
-    kc->inflight++;
-}
-
-static struct tls_keyop *bucket_take(struct kl_conn *kc, uint32_t id)
-{
-    for (struct tls_keyop **p = &kc->bucket[id % BUCKETS]; *p; p = &(*p)->next) {
-        if ((*p)->id == id) {
-            struct tls_keyop *op = *p;
-            *p = op->next;
-            op->next = NULL;
-            kc->inflight--;
-            return op;
-        }
-    }
-    return NULL;
-}
-
-// Finishes op with status on this pool thread; op must already be out of the buckets.
+// Finishes op with status on this pool thread; op must already be out of the table.
 static void op_done(struct kl_conn *kc, struct tls_keyop *op, int status)
 {
     core_timer_disarm(core_worker_wheel(kc->t), &op->deadline);
     tls_keyop_finish(op, status);
+}
+
+// Closes kc's socket and drops what was buffered on it; the requests stay in the table.
+static void conn_close(struct kl_conn *kc)
+{
+    if (kc->fd >= 0) {
+        core_worker_del(kc->t, kc->fd);
+        close(kc->fd);
+        kc->fd = -1;
+    }
+    kc->woff = kc->wlen = 0;
+    kc->rlen = 0;
+    kc->state = KL_DOWN;
 }
 
 // Fails every request on kc, closes it and backs off before the next attempt.
@@ -129,23 +119,11 @@ static void conn_fail(struct kl_conn *kc, int err)
 {
     if (kc->state != KL_BACKOFF)
         core_log_warn("keyless signer %s: %s; %zu requests failed", kc->name, strerror(-err),
-                      kc->inflight);
-    if (kc->fd >= 0) {
-        core_worker_del(kc->t, kc->fd);
-        close(kc->fd);
-        kc->fd = -1;
-    }
-    for (size_t i = 0; i < BUCKETS; i++) {
-        while (kc->bucket[i]) {
-            struct tls_keyop *op = kc->bucket[i];
-            kc->bucket[i] = op->next;
-            op->next = NULL;
-            op_done(kc, op, err);
-        }
-    }
-    kc->inflight = 0;
-    kc->woff = kc->wlen = 0;
-    kc->rlen = 0;
+                      kc->fl.count);
+    conn_close(kc);
+    struct tls_keyop *op;
+    while ((op = tls_keyless_inflight_pop(&kc->fl)))
+        op_done(kc, op, err);
     kc->state = KL_BACKOFF;
     kc->backoff_ms = kc->backoff_ms ? kc->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (kc->backoff_ms > BACKOFF_MAX_MS)
@@ -170,6 +148,7 @@ static int conn_open(struct kl_conn *kc)
     if (rc < 0) {
         close(fd);
         kc->fd = -1;
+        kc->state = KL_DOWN;
         return rc;
     }
     core_stat_inc(stat_reconnects);
@@ -189,9 +168,64 @@ static int conn_flush(struct kl_conn *kc)
     return 0;
 }
 
+// Appends op's request frame (under op->id) to kc's write buffer. Returns 0 or a negative errno.
+static int encode_request(struct kl_conn *kc, const struct tls_keyop *op)
+{
+    struct tls_keyless_request req = {.op = TLS_KEYLESS_OP_SIGN, .sigalg = op->sigalg};
+    req.id = op->id;
+    memcpy(req.key_id, op->key->key_id, sizeof(req.key_id));
+    memcpy(req.digest, op->digest, op->digest_len);
+    req.digest_len = (uint16_t)op->digest_len;
+    if (kc->wcap - kc->wlen < TLS_KEYLESS_FRAME_MAX) {
+        size_t ncap = kc->wcap ? kc->wcap * 2 : 4 * TLS_KEYLESS_FRAME_MAX;
+        uint8_t *nb = realloc(kc->wbuf, ncap);
+        if (!nb)
+            return -ENOMEM;
+        kc->wbuf = nb;
+        kc->wcap = ncap;
+    }
+    int n = tls_keyless_request_encode(&req, kc->wbuf + kc->wlen, kc->wcap - kc->wlen);
+    if (n < 0)
+        return n;
+    kc->wlen += (size_t)n;
+    return 0;
+}
+
+// The connection broke after it was up (EOF, a reset, a failed write): the signer may have been
+// restarted, and a request written before tlsedge saw the old connection close was never read.
+// The requests without a reply are sent once more, in their order and under their ids, on a new
+// connection; those already sent twice fail. With nothing left to send, the next request
+// connects (no back-off: only a failed connect says that the signer is down).
+static void conn_lost(struct kl_conn *kc, int err)
+{
+    conn_close(kc);
+    size_t failed = 0;
+    for (struct tls_keyop *op = tls_keyless_inflight_retry_split(&kc->fl), *next; op; op = next) {
+        next = op->next;
+        op->next = NULL;
+        op_done(kc, op, err);
+        failed++;
+    }
+    core_log_warn("keyless signer %s: connection lost (%s); %zu requests resent, %zu failed",
+                  kc->name, strerror(-err), kc->fl.count, failed);
+    if (kc->fl.count == 0)
+        return;
+    int rc = conn_open(kc);
+    if (rc < 0) {
+        conn_fail(kc, rc);
+        return;
+    }
+    for (struct tls_keyop *op = kc->fl.oldest; op; op = op->newer) {
+        if ((rc = encode_request(kc, op)) < 0) {
+            conn_fail(kc, rc);
+            return;
+        }
+    }
+}
+
 static void handle_reply(struct kl_conn *kc, const struct tls_keyless_reply *r)
 {
-    struct tls_keyop *op = bucket_take(kc, r->id);
+    struct tls_keyop *op = tls_keyless_inflight_take(&kc->fl, r->id);
     if (!op)
         return; // timed out earlier: the late answer is dropped
     kc->backoff_ms = 0;
@@ -205,7 +239,8 @@ static void handle_reply(struct kl_conn *kc, const struct tls_keyless_reply *r)
     op_done(kc, op, 0);
 }
 
-// Reads and handles every complete reply. Returns 0 or a negative errno.
+// Reads and handles every complete reply. Returns 0 or a negative errno: -EPROTO for a broken
+// frame, -ECONNRESET at EOF.
 static int conn_read(struct kl_conn *kc)
 {
     for (;;) {
@@ -231,6 +266,16 @@ static int conn_read(struct kl_conn *kc)
     }
 }
 
+// An I/O error on an established connection: a broken frame fails everything (the signer cannot
+// be trusted), anything else is a lost connection whose requests are retried.
+static void conn_error(struct kl_conn *kc, int err)
+{
+    if (err == -EPROTO || err == -ENOMEM)
+        conn_fail(kc, err);
+    else
+        conn_lost(kc, err);
+}
+
 static void on_conn_event(struct core_event *ev, uint32_t events)
 {
     struct kl_conn *kc = caa_container_of(ev, struct kl_conn, ev);
@@ -252,39 +297,27 @@ static void on_conn_event(struct core_event *ev, uint32_t events)
     if (rc == 0)
         rc = conn_read(kc);
     if (rc < 0)
-        conn_fail(kc, rc);
+        conn_error(kc, rc);
 }
 
 static void on_deadline(struct core_timer *t, void *arg)
 {
     struct tls_keyop *op = arg;
     struct kl_conn *kc = find_conn(op->key);
-    if (kc && bucket_take(kc, op->id) == op)
+    if (kc && tls_keyless_inflight_take(&kc->fl, op->id) == op)
         tls_keyop_finish(op, -ETIMEDOUT);
 }
 
 static int queue_request(struct kl_conn *kc, struct tls_keyop *op)
 {
-    struct tls_keyless_request req = {.op = TLS_KEYLESS_OP_SIGN, .sigalg = op->sigalg};
     if (++kc->next_id == 0)
         kc->next_id = 1;
-    op->id = req.id = kc->next_id;
-    memcpy(req.key_id, op->key->key_id, sizeof(req.key_id));
-    memcpy(req.digest, op->digest, op->digest_len);
-    req.digest_len = (uint16_t)op->digest_len;
-    if (kc->wcap - kc->wlen < TLS_KEYLESS_FRAME_MAX) {
-        size_t ncap = kc->wcap ? kc->wcap * 2 : 4 * TLS_KEYLESS_FRAME_MAX;
-        uint8_t *nb = realloc(kc->wbuf, ncap);
-        if (!nb)
-            return -ENOMEM;
-        kc->wbuf = nb;
-        kc->wcap = ncap;
-    }
-    int n = tls_keyless_request_encode(&req, kc->wbuf + kc->wlen, kc->wcap - kc->wlen);
-    if (n < 0)
-        return n;
-    kc->wlen += (size_t)n;
-    bucket_put(kc, op);
+    op->id = kc->next_id;
+    op->retried = false;
+    int rc = encode_request(kc, op);
+    if (rc < 0)
+        return rc;
+    tls_keyless_inflight_put(&kc->fl, op);
     core_timer_init(&op->deadline, on_deadline, op);
     core_timer_arm(core_worker_wheel(kc->t), &op->deadline,
                    op->key->timeout_ms ? op->key->timeout_ms : 5000);
@@ -316,7 +349,7 @@ void tls_keyless_start(struct tls_keyop *op)
         return;
     }
     if (kc->state == KL_UP && (rc = conn_flush(kc)) < 0)
-        conn_fail(kc, rc);
+        conn_error(kc, rc);
 }
 
 static void conn_free(struct core_msg *m)
@@ -411,21 +444,39 @@ static int sync_exchange(struct kl_sync *s, struct tls_keyop *op)
     }
 }
 
+// Closes s's connection: after a failed exchange, a late answer must not be read as the next
+// request's.
+static void sync_close(struct kl_sync *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
 int tls_keyless_sign_sync(struct tls_keyop *op)
 {
     uint64_t to = op->key->timeout_ms ? op->key->timeout_ms : 5000;
+    uint64_t deadline = core_now_ms() + to;
     struct kl_sync *s = sync_find(op->key);
     rcu_thread_offline(); // connect, send and the signer's answer all block
-    int rc = s->fd >= 0 ? 0 : sync_connect(s, to);
+    bool reused = s->fd >= 0;
+    int rc = reused ? 0 : sync_connect(s, to);
     if (rc == 0)
         rc = sync_exchange(s, op);
-    rcu_thread_online();
-    if (rc < 0 && s->fd >= 0) {
-        close(s->fd); // a late answer must not be read as the next request's
-        s->fd = -1;
+    // A kept connection whose signer went away (restarted) breaks at the first request after it:
+    // that request is sent once more on a new connection, within what is left of its time.
+    if (reused && (rc == -ECONNRESET || rc == -EPIPE)) {
+        sync_close(s);
+        uint64_t now = core_now_ms();
+        rc = now < deadline ? sync_connect(s, deadline - now) : -ETIMEDOUT;
+        if (rc == 0)
+            rc = sync_exchange(s, op);
     }
-    if (rc < 0)
+    rcu_thread_online();
+    if (rc < 0) {
+        sync_close(s);
         core_log_warn("keyless signer %s: %s", op->key->name, strerror(-rc));
+    }
     return rc;
 }
 
@@ -438,7 +489,7 @@ void tls_keyless_thread_fini(void)
     while (conns) {
         struct kl_conn *kc = conns;
         conns = kc->next;
-        if (kc->fd >= 0 || kc->inflight)
+        if (kc->fd >= 0 || kc->fl.count)
             conn_fail(kc, -ESHUTDOWN);
         core_timer_disarm(core_worker_wheel(kc->t), &kc->retry);
         // An event for this connection may still be queued in this loop iteration.

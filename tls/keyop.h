@@ -81,10 +81,12 @@ struct tls_keyop {
     int status; // 0, or a negative errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO ...)
     size_t sig_len;
     uint8_t sig[1024];
-    // Backend state, pool thread only.
+    // Backend state, pool thread only (keyless: tls/keyless_inflight.h links these).
     struct core_timer deadline;
     uint32_t id;
-    struct tls_keyop *next;
+    struct tls_keyop *next;          // id bucket chain; a returned list
+    struct tls_keyop *older, *newer; // send order on the signer connection
+    bool retried;                    // already sent once more after a connection broke
 };
 
 // tls_keyop_init prepares the SSL_CTX ex_data slot and the counters. Main thread, once.

@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Keys on a remote signer (keyless, the seeds' CryptoProxy) through the handshake pool: ECDSA
-# and RSA handshakes, a worker that never waits for a slow signer, a signer killed and
-# restarted, a client that leaves while its signature is in flight, and a full queue.
+# and RSA handshakes, a worker that never waits for a slow signer, a signer restarted between
+# handshakes (the first one after it succeeds, in both offload modes), a signer replaced while a
+# signature is in flight (sent again to the new one), a signer killed and restarted, a client
+# that leaves while its signature is in flight, and a full queue.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -19,8 +21,9 @@ start_keyserver() {
     wait_port "$KP" 10
 }
 
-# conf NAME QUEUE_MAX: a one-worker configuration whose a.test and rsa.test keys are on the
-# signer and whose b.test key is a file; prints the directory and sets TP/HP.
+# conf NAME QUEUE_MAX [OFFLOAD]: a one-worker configuration whose a.test and rsa.test keys are on
+# the signer and whose b.test key is a file (handshake_offload OFFLOAD, default key); makes the
+# directory $d and sets TP/HP.
 conf() {
     TP=$(free_port)
     HP=$(free_port)
@@ -31,6 +34,7 @@ CONFIG proxy.config.ssl.server.cert.path STRING $F
 CONFIG proxy.config.ssl.server.private_key.path STRING $F
 CONFIG proxy.config.tlsedge.handshake_queue_max INT $2
 CONFIG proxy.config.ssl.handshake_timeout_in INT 20
+CONFIG proxy.config.tlsedge.handshake_offload STRING ${3:-key}
 CFG
 )
     cat >"$d/ssl_multicert.config" <<CFG
@@ -65,6 +69,7 @@ check_contains "and warns that the signer is not reachable" "$T/check.out" \
 
 start_keyserver 0
 spawn unixsigner "$KS" --keys "$T/keys" --listen "unix:$T/ks.sock" --max-seconds 170
+US_PID=$LAST_PID
 for i in $(seq 1 50); do [ -S "$T/ks.sock" ] && break; sleep 0.1; done
 conf main 4096
 start_tlsedge tlsedge "$TP" -C "$d"
@@ -78,6 +83,58 @@ check_eq "file-key handshake beside it" ok "$(hs b.test)"
 check_eq "a key on a signer behind a unix socket (keyless:unix:PATH)" ok "$(hs cn.test)"
 check "key operations were counted" test "$(stat proxy.process.tlsedge.key_ops "$HP")" -ge 4
 
+# The signer restarts between handshakes: the connections tlsedge keeps to it (the multiplexed
+# one in key mode, the blocking one in accept mode) now lead nowhere, and a request written on
+# one before tlsedge saw it close must be sent again on a new connection, not fail. The first
+# handshake after each of three restarts, in both modes.
+MAIN_TP=$TP
+MAIN_HP=$HP
+MAIN_PID=$TLSEDGE_PID
+conf accept 4096 accept
+start_tlsedge accept "$TP" -C "$d"
+ACC_TP=$TP
+ACC_PID=$TLSEDGE_PID
+check_eq "accept mode: a handshake through the keyless signer" ok "$(hs a.test)"
+for r in 1 2 3; do
+    kill "$KS_PID"
+    wait "$KS_PID" 2>/dev/null || true
+    start_keyserver 0
+    TP=$MAIN_TP
+    first_key=$(hs a.test)
+    TP=$ACC_TP
+    first_acc=$(hs a.test)
+    check_eq "signer restart $r: the first key-mode handshake after it succeeds" ok "$first_key"
+    check_eq "signer restart $r: the first accept-mode handshake after it succeeds" ok "$first_acc"
+done
+kill "$ACC_PID"
+wait "$ACC_PID" 2>/dev/null || true
+TP=$MAIN_TP
+HP=$MAIN_HP
+TLSEDGE_PID=$MAIN_PID
+
+# A signer replaced while a signature is in flight: a new signer takes over the socket path, the
+# old one dies before it answers; tlsedge sends the request once more, to the new signer.
+kill "$US_PID"
+wait "$US_PID" 2>/dev/null || true
+old_ms=1000
+[ -n "$SANITIZED" ] && old_ms=3000
+spawn oldsigner "$KS" --keys "$T/keys" --listen "unix:$T/ks.sock" --delay-ms "$old_ms" \
+    --max-seconds 170
+OLD_PID=$LAST_PID
+for i in $(seq 1 50); do grep -q '^LISTEN' "$T/oldsigner.log" && break; sleep 0.1; done
+HS_PIDS=""
+timed_hs cn.test "$T/replaced"
+sleep 0.3
+spawn unixsigner2 "$KS" --keys "$T/keys" --listen "unix:$T/ks.sock" --max-seconds 170
+for i in $(seq 1 50); do grep -q '^LISTEN' "$T/unixsigner2.log" && break; sleep 0.1; done
+kill -9 "$OLD_PID"
+wait "$OLD_PID" 2>/dev/null || true
+wait $HS_PIDS
+check_eq "a handshake whose signer was replaced mid-signature succeeds" ok \
+    "$(cut -d' ' -f1 "$T/replaced")"
+check_contains "tlsedge sent its request again on a new connection" "$T/tlsedge.log" \
+    "keyless signer keyless:unix:.*connection lost .*; 1 requests resent, 0 failed"
+
 # The worker never waits: 8 handshakes whose signatures take 500 ms, then one with a file key on
 # the same (single) worker: the file-key handshake completes first.
 kill "$KS_PID"
@@ -86,10 +143,6 @@ wait "$KS_PID" 2>/dev/null || true
 slow_ms=500
 [ -n "$SANITIZED" ] && slow_ms=2000
 start_keyserver "$slow_ms"
-# KNOWN DEFECT (see the session notes): the first key operation after a signer restart may go
-# out on tlsedge's connection to the old, dead signer and fail instead of being retried on a
-# new connection. One handshake here lets tlsedge notice before the timing check below.
-hs a.test >/dev/null
 HS_PIDS=""
 for i in 1 2 3 4 5 6 7 8; do timed_hs a.test "$T/slow.$i"; done
 sleep 0.1
@@ -98,7 +151,7 @@ wait $HS_PIDS
 fast=$(cut -d' ' -f2 "$T/fast")
 first_slow=$(cat "$T"/slow.* | cut -d' ' -f2 | sort -n | head -n 1)
 check_eq "the file-key handshake succeeded" ok "$(cut -d' ' -f1 "$T/fast")"
-check_eq "all 8 slow handshakes succeeded" 8 "$(grep -c '^ok' "$T"/slow.* | awk -F: '{s += $2} END {print s}')"
+check_eq "all 8 slow handshakes (the first after a signer restart) succeeded" 8 "$(grep -c '^ok' "$T"/slow.* | awk -F: '{s += $2} END {print s}')"
 check "the file-key handshake finished before every slow one" test "$fast" -lt "$first_slow"
 
 # A client that leaves while its signature is in flight (the sanitizer run checks for misuse).
