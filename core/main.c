@@ -417,12 +417,12 @@ static void reload(const struct options *o, const struct net_port *ports, size_t
     core_stat_inc(stat_reloads);
     // The main thread's CPU time beside the wall time: on a busy machine the two differ.
     core_log_note("reload: configuration generation %llu published, %zu certificates, %.1f ms "
-                  "(cpu %.1f ms; files: %zu unchanged, %zu read anew; %zu tls_bridge "
-                  "destinations)",
+                  "(cpu %.1f ms; files: %zu unchanged, %zu of them not read, %zu read anew; %zu "
+                  "tls_bridge destinations)",
                   (unsigned long long)gen, ncerts,
                   (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
                   (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6,
-                  cs.hits, cs.misses, nbridge);
+                  cs.hits, cs.stat_only, cs.misses, nbridge);
 out:
     free(nports_new);
     free(err);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // tls/certcache.c: parsed certificate and key files kept between generations (see
-// tls/certcache.h). A chained hash table from path to entry; entries carry the file's identity
-// (size, mtime, SHA-256) and the objects parsed from it, and two marks for the sweep.
+// tls/certcache.h). A chained hash table from path to entry; entries carry the file's status
+// and SHA-256, the objects parsed from it, and two marks for the sweep.
 #include "tls/certcache.h"
 
 #include <openssl/evp.h>
@@ -15,7 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+// How far a file's ctime must lie before the read for its status to stand for its contents
+// (tls_certcache_stat_settled): a few kernel timer ticks (the timestamp clock advances by
+// ticks) or filesystem granules (exFAT: 10 ms), and 2 s where timestamps keep whole seconds
+// (FAT, some network filesystems).
+#define SETTLE_NS 20000000L
+#define SETTLE_WHOLE_SECONDS 2
+
+// struct file_status: what stat() tells about a file that is compared between builds.
+struct file_status {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+};
 
 // struct tls_certcache_file: one file as last read. Owned by the cache; owns its path and one
 // reference to each parsed object.
@@ -23,8 +39,9 @@ struct tls_certcache_file {
     struct tls_certcache_file *next; // bucket chain
     uint64_t hash;                   // of path, for the buckets
     char *path;
-    off_t size;
-    struct timespec mtime;
+    struct file_status st; // at the last read
+    bool settled;          // st may stand for the contents (tls_certcache_stat_settled)
+    size_t len;            // of the contents last read
     uint8_t sha256[SHA256_DIGEST_LENGTH];
     STACK_OF(X509) * certs; // NULL until a caller stores them
     EVP_PKEY *pkey;         // NULL until a caller stores it
@@ -267,23 +284,79 @@ struct tls_certcache_stats tls_certcache_stats(const struct tls_certcache *c)
     return s;
 }
 
-int tls_certcache_read(struct tls_certcache *c, const char *path, struct tls_certcache_file **f,
-                       char **data, size_t *len)
+static struct file_status status_of(const struct stat *st)
+{
+    return (struct file_status){.dev = st->st_dev,
+                                .ino = st->st_ino,
+                                .size = st->st_size,
+                                .mtime = st->st_mtim,
+                                .ctime = st->st_ctim};
+}
+
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static bool status_eq(const struct file_status *a, const struct file_status *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           ts_eq(a->mtime, b->mtime) && ts_eq(a->ctime, b->ctime);
+}
+
+static bool holds(const struct tls_certcache_file *e, enum tls_certcache_want want)
+{
+    return want == TLS_CERTCACHE_KEY ? e->pkey != NULL : e->certs != NULL;
+}
+
+// unchanged_by_status is true when e may be reused without reading path: its recorded status
+// had settled, it holds what want asks for, and path's status is still the same.
+static bool unchanged_by_status(const struct tls_certcache_file *e, const char *path,
+                                enum tls_certcache_want want)
 {
     struct stat st;
+    if (!e || !e->settled || !holds(e, want) || stat(path, &st) < 0)
+        return false; // a stat failure is reported by the read that follows
+    struct file_status now = status_of(&st);
+    return S_ISREG(st.st_mode) && status_eq(&e->st, &now);
+}
+
+bool tls_certcache_stat_settled(const struct stat *st, struct timespec now)
+{
+    struct timespec ct = st->st_ctim;
+    if (ct.tv_nsec == 0 && st->st_mtim.tv_nsec == 0) // whole-second timestamps
+        return ct.tv_sec + SETTLE_WHOLE_SECONDS <= now.tv_sec;
+    int64_t gap_ns = ((int64_t)now.tv_sec - (int64_t)ct.tv_sec) * 1000000000 +
+                     ((int64_t)now.tv_nsec - (int64_t)ct.tv_nsec);
+    return gap_ns >= SETTLE_NS;
+}
+
+int tls_certcache_read(struct tls_certcache *c, const char *path, enum tls_certcache_want want,
+                       struct tls_certcache_file **f, char **data, size_t *len)
+{
+    struct stat st;
+    struct timespec now;
     uint8_t sum[SHA256_DIGEST_LENGTH];
     *f = NULL;
     *data = NULL;
     *len = 0;
+    uint64_t h = path_hash(path);
+    struct tls_certcache_file *e = find(c, path, h);
+    if (unchanged_by_status(e, path, want)) {
+        c->stats.hits++;
+        c->stats.stat_only++;
+        e->seen = true;
+        *f = e;
+        return 0;
+    }
+    // The kernel stamps files from the coarse real-time clock: taken before the open, any change
+    // made after this read gets a ctime at or after now.
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
     int rc = read_file(path, &st, data, len);
     if (rc < 0)
         return rc;
     SHA256((const uint8_t *)*data, *len, sum);
-    uint64_t h = path_hash(path);
-    struct tls_certcache_file *e = find(c, path, h);
-    bool same = e && e->size == (off_t)*len && e->mtime.tv_sec == st.st_mtim.tv_sec &&
-                e->mtime.tv_nsec == st.st_mtim.tv_nsec &&
-                CRYPTO_memcmp(e->sha256, sum, sizeof(sum)) == 0;
+    bool same = e && e->len == *len && CRYPTO_memcmp(e->sha256, sum, sizeof(sum)) == 0;
     if (!e && !(e = insert(c, path, h))) {
         tls_certcache_data_free(*data, *len);
         *data = NULL;
@@ -291,17 +364,18 @@ int tls_certcache_read(struct tls_certcache *c, const char *path, struct tls_cer
         return -ENOMEM;
     }
     if (same) {
-        c->stats.hits++;
+        c->stats.hits++; // unchanged contents: a touch, or a status not yet settled
     } else {
         // A new or changed file. The serving generation keeps its own references to what was
         // parsed from the old contents; the cache forgets them.
         file_reset(e);
-        e->size = (off_t)*len;
-        e->mtime = st.st_mtim;
+        e->len = *len;
         memcpy(e->sha256, sum, sizeof(sum));
         e->live = false;
         c->stats.misses++;
     }
+    e->st = status_of(&st);
+    e->settled = tls_certcache_stat_settled(&st, now);
     e->seen = true;
     *f = e;
     return 0;

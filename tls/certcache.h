@@ -3,13 +3,21 @@
 // generations, so that a reload of many certificates where few changed stays fast.
 //
 // The cache belongs to the main thread, which builds every snapshot; it is never published and
-// no worker reads it. It maps a file path to what that file held when last read: its size,
-// modification time and the SHA-256 of its contents, plus the certificates (STACK_OF(X509)) and
-// the private key (EVP_PKEY) parsed from it. Each build reads every file again and hashes it, so
-// a file rewritten within one mtime tick, or replaced by one of the same size, is never mistaken
-// for the old one: a hit needs path, size, mtime and content hash to agree. Only parsed objects
-// are reused; every generation still builds fresh SSL_CTXs from them (an SSL_CTX also carries
-// records.config settings, which a certificate file's identity does not cover).
+// no worker reads it. It maps a file path to what that file was when last read: its status
+// (device, inode, size, mtime, ctime), the SHA-256 of its contents, and the certificates
+// (STACK_OF(X509)) and the private key (EVP_PKEY) parsed from it.
+//
+// A build first stat()s each file. When the status is exactly the one recorded, the file is
+// not read at all: every change to a file's bytes moves its ctime (which, unlike mtime, no
+// program can set back), a rename or a new file brings another inode or ctime, and a removed
+// file fails the stat. That holds only once the recorded ctime lies safely before the moment of
+// the read (tls_certcache_stat_settled): a file changed within the same timestamp tick as the
+// read, on a filesystem with coarse timestamps, could otherwise keep its ctime; such an entry is
+// read and hashed again at the next build until it has settled. When the status differs, the
+// file is read and hashed, and identical contents (a touched file, one copied over with the same
+// bytes) keep the parsed objects. Only parsed objects are reused; every generation still builds
+// fresh SSL_CTXs from them (an SSL_CTX also carries records.config settings, which a certificate
+// file's identity does not cover).
 //
 // Life cycle of one build: tls_certcache_begin(), then lookups through tls_certcache_read(),
 // then tls_certcache_commit() when the snapshot was published (entries the new generation did
@@ -26,8 +34,11 @@
 #include <openssl/base.h>
 #include <openssl/x509.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 struct tls_certcache;
 struct tls_certcache_file;
@@ -38,9 +49,16 @@ struct tls_certcache_file;
 
 // struct tls_certcache_stats: what the last build (since tls_certcache_begin) found.
 struct tls_certcache_stats {
-    size_t hits;    // reads whose file was unchanged and already parsed
-    size_t misses;  // reads of a new or changed file (parsed again)
-    size_t entries; // files held now
+    size_t hits;      // reads whose file was unchanged and already parsed
+    size_t stat_only; // of the hits, those decided by the file's status alone (nothing read)
+    size_t misses;    // reads of a new or changed file (parsed again)
+    size_t entries;   // files held now
+};
+
+// enum tls_certcache_want: what the caller of tls_certcache_read will take from the entry.
+enum tls_certcache_want {
+    TLS_CERTCACHE_CERTS, // tls_certcache_file_certs()
+    TLS_CERTCACHE_KEY,   // tls_certcache_file_key()
 };
 
 // tls_certcache_new returns an empty cache that the caller owns, or NULL when out of memory.
@@ -66,17 +84,26 @@ void tls_certcache_abort(struct tls_certcache *c);
 // tls_certcache_stats returns what the current (or last) build found. Main thread.
 struct tls_certcache_stats tls_certcache_stats(const struct tls_certcache *c);
 
-// tls_certcache_read reads the file at path (at most TLS_CERTCACHE_FILE_MAX bytes), hashes it and
-// returns in *f the entry for path, marked as used by this build: the same entry as before (its
-// parsed objects kept) when size, mtime and SHA-256 all equal what was read last time, else a
-// fresh entry without parsed objects (the old one is dropped). *data and *len are set to the
-// contents, which the caller parses when the entry lacks what it needs and then releases with
-// tls_certcache_data_free() (it wipes them: a key file's bytes are secret). Returns 0, or a
-// negative errno when the file cannot be opened or read (-EFBIG: too large), -ENOMEM; then *f
-// and *data are NULL and c is unchanged. path is borrowed; *f is borrowed from c until the next
-// tls_certcache_read of the same path or the end of the build. Main thread.
-int tls_certcache_read(struct tls_certcache *c, const char *path, struct tls_certcache_file **f,
-                       char **data, size_t *len);
+// tls_certcache_read returns in *f the entry for the file at path, marked as used by this build.
+// When the file's status is the settled one recorded at its last read and the entry holds what
+// want names, nothing is read: *data is NULL and *len 0. Otherwise the file is read (at most
+// TLS_CERTCACHE_FILE_MAX bytes) and hashed; the entry keeps its parsed objects when the
+// contents are the ones read last time, else it is reset to hold none. *data and *len are then
+// set to the contents, which the caller parses when the entry lacks what it needs and then
+// releases with tls_certcache_data_free() (it wipes them: a key file's bytes are secret).
+// Returns 0, or a negative errno when the file cannot be found, opened or read (-ENOENT, -EISDIR,
+// -EFBIG: too large ...), -ENOMEM; then *f and *data are NULL and c is unchanged. path is
+// borrowed; *f is borrowed from c until the next tls_certcache_read of the same path or the end
+// of the build. Main thread.
+int tls_certcache_read(struct tls_certcache *c, const char *path, enum tls_certcache_want want,
+                       struct tls_certcache_file **f, char **data, size_t *len);
+
+// tls_certcache_stat_settled is true when st, the status of a file read at now (the
+// CLOCK_REALTIME_COARSE time taken before the file was opened), may stand for its contents
+// later: st's ctime lies a timestamp granule before now (20 ms, or 2 s when neither time has a
+// sub-second part, as on filesystems that keep whole seconds), so any later change gets a
+// different ctime. Pure; any thread.
+bool tls_certcache_stat_settled(const struct stat *st, struct timespec now);
 
 // tls_certcache_data_free wipes and frees data (len bytes) from tls_certcache_read. NULL is a
 // no-op.

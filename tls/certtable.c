@@ -468,7 +468,7 @@ static int cached_certs(struct loader *ld, const char *kind, const char *path,
     struct tls_certcache_file *f = NULL;
     char *data = NULL;
     size_t len = 0;
-    int rc = tls_certcache_read(ld->t->cache, path, &f, &data, &len);
+    int rc = tls_certcache_read(ld->t->cache, path, TLS_CERTCACHE_CERTS, &f, &data, &len);
     if (rc < 0) {
         report(ld, "cannot read %s file '%s': %s", kind, path, strerror(-rc));
         return -EINVAL;
@@ -570,7 +570,7 @@ static int cached_key(struct loader *ld, const char *path, EVP_PKEY **pkey)
     struct tls_certcache_file *f = NULL;
     char *data = NULL;
     size_t len = 0;
-    int rc = tls_certcache_read(ld->t->cache, path, &f, &data, &len);
+    int rc = tls_certcache_read(ld->t->cache, path, TLS_CERTCACHE_KEY, &f, &data, &len);
     if (rc < 0) {
         report(ld, "cannot read key file '%s': %s", path, strerror(-rc));
         return -EINVAL;

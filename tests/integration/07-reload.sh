@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Hot reload by SIGHUP: a new certificate is served at once, a broken file leaves the old
 # configuration serving (and is counted), remap rules reload too, a handshake that started under
-# the old configuration finishes under it, and repeated reloads do not grow memory.
+# the old configuration finishes under it, files a reload no longer reads (their status is
+# unchanged) are still seen to change when rewritten in place under the same size and mtime,
+# replaced by rename or removed, and repeated reloads do not grow memory.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -91,6 +93,54 @@ wait "$slow" || true
 check_contains "a handshake in flight across the reload finishes with its old certificate" \
     "$T/slow.out" "CN *= *a.test"
 check_eq "new handshakes get the new one" "b.test" "$(served_cn a.test)"
+
+# The cache skips reading a file whose status (inode, size, mtime, ctime) is unchanged and
+# settled: each change below keeps size and mtime, so only the inode or the ctime tells.
+# reload_ends: SIGHUP, then waits until the reload published or failed (at most 10 s).
+ends() { grep -cE 'published|reload failed' "$T/tlsedge.log" || true; }
+reload_ends() {
+    before=$(ends)
+    kill -HUP "$TLSEDGE_PID"
+    for i in $(seq 1 100); do
+        [ "$(ends)" -gt "$before" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+sleep 0.1
+reload_ends # records the files' status, now settled
+reload_ends
+check "an unchanged, settled file is not read again" \
+    grep -qE 'files: [0-9]+ unchanged, [1-9][0-9]* of them not read' "$T/tlsedge.log"
+check_eq "before the in-place rewrite: b.test" "b.test" "$(served_cn other.test)"
+touch -r "$conf/site.pem" "$T/mtime.ref"
+cat "$F/a.test.pem" >"$conf/site.pem" # same inode, same size (635 bytes), same mtime below
+cat "$F/a.test.key" >"$conf/site.key"
+touch -r "$T/mtime.ref" "$conf/site.pem" "$conf/site.key"
+check_eq "the rewrite kept the size" "$(stat -c %s "$F/b.test.pem")" "$(stat -c %s "$conf/site.pem")"
+reload_ends
+check_eq "a file rewritten in place (same size and mtime) is read again" "a.test" \
+    "$(served_cn other.test)"
+sleep 0.1
+reload_ends
+cp "$F/b.test.pem" "$conf/site.pem.new"
+cp "$F/b.test.key" "$conf/site.key.new"
+touch -r "$T/mtime.ref" "$conf/site.pem.new" "$conf/site.key.new"
+mv "$conf/site.pem.new" "$conf/site.pem"
+mv "$conf/site.key.new" "$conf/site.key"
+reload_ends
+check_eq "a file replaced by rename (same size and mtime) is read again" "b.test" \
+    "$(served_cn other.test)"
+sleep 0.1
+reload_ends
+failures=$(stat proxy.process.tlsedge.reload_failures "$HP")
+mv "$conf/site.key" "$T/site.key.away"
+reload_ends
+check_eq "a removed key file fails the reload" $((failures + 1)) \
+    "$(stat proxy.process.tlsedge.reload_failures "$HP")"
+check_contains "naming the file" "$T/tlsedge.log" "cannot read key file '.*site.key'"
+check_eq "and the current set keeps serving" "b.test" "$(served_cn other.test)"
+mv "$T/site.key.away" "$conf/site.key"
 
 # Memory: 20 reloads to settle, then 60 more must not grow RSS by more than 2 MiB.
 rss() { awk '/VmRSS/ {print $2}' "/proc/$TLSEDGE_PID/status"; }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Unit tests for tls/certcache.c: a file is reused only while path, size, mtime and contents are
-// unchanged; entries the serving generation does not use are dropped. Files are copies of the
-// fixtures ($TLSEDGE_FIXTURES) in a private directory, changed in place by the tests.
+// Unit tests for tls/certcache.c: a file whose settled status (device, inode, size, mtime, ctime)
+// is unchanged is not read again; one whose status changed is read and hashed, and reused only
+// when its contents are the same (a rename, an in-place rewrite of the same size under the same
+// mtime, a removal are all noticed); entries the serving generation does not use are dropped.
+// Files are copies of the fixtures ($TLSEDGE_FIXTURES) in a private directory, changed in place
+// or replaced by rename by the tests. A test that needs a file's status to have settled waits
+// out the settling time first (settle()).
 #include "tls/certcache.h"
 
 #include "core/err.h"
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct tls_certcache *cache;
@@ -43,8 +48,8 @@ static void setup(void)
 static void teardown(void)
 {
     tls_certcache_free(cache);
-    static const char *const names[] = {"site.pem", "site.key", "other.pem", "other.key",
-                                        "ssl_multicert.config"};
+    static const char *const names[] = {"site.pem",  "site.key", "other.pem",
+                                        "other.key", "new.key",  "ssl_multicert.config"};
     char p[PATH_MAX + 32];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
@@ -80,6 +85,15 @@ static void install(const char *src, const char *name)
     cr_assert_eq(fclose(out), 0);
 }
 
+// settle waits until every file written so far has a settled status (ctime 20 ms in the past,
+// tls_certcache_stat_settled), so that the next read may record it as such.
+static void settle(void)
+{
+    struct timespec d = {.tv_nsec = 30000000};
+    while (nanosleep(&d, &d) < 0 && errno == EINTR)
+        ;
+}
+
 // set_mtime sets name's modification time to ts.
 static void set_mtime(const char *name, struct timespec ts)
 {
@@ -102,8 +116,10 @@ static EVP_PKEY *read_key(const char *name)
     struct tls_certcache_file *f = NULL;
     char *data = NULL;
     size_t len = 0;
-    cr_assert_eq(tls_certcache_read(cache, path_of(name), &f, &data, &len), 0, "%s", name);
+    cr_assert_eq(tls_certcache_read(cache, path_of(name), TLS_CERTCACHE_KEY, &f, &data, &len), 0,
+                 "%s", name);
     EVP_PKEY *k = tls_certcache_file_key(f);
+    cr_assert(k || data, "an entry without a key comes with the file's contents");
     if (!k) {
         BIO *bio = BIO_new_mem_buf(data, (int)len);
         k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
@@ -118,6 +134,7 @@ static EVP_PKEY *read_key(const char *name)
 Test(tls_certcache, unchanged_file_is_reused)
 {
     install("a.test.key", "site.key");
+    settle();
     tls_certcache_begin(cache);
     EVP_PKEY *first = read_key("site.key");
     tls_certcache_commit(cache);
@@ -127,26 +144,56 @@ Test(tls_certcache, unchanged_file_is_reused)
     cr_assert_eq(first, second, "an unchanged file keeps its parsed key");
     struct tls_certcache_stats s = tls_certcache_stats(cache);
     cr_assert_eq(s.hits, 1);
+    cr_assert_eq(s.stat_only, 1, "its settled status was enough: the file was not read");
     cr_assert_eq(s.misses, 0);
     cr_assert_eq(s.entries, 1);
 }
 
-Test(tls_certcache, same_contents_with_a_new_mtime_is_read_again)
+Test(tls_certcache, an_unchanged_file_is_not_read_again)
+{
+    install("a.test.key", "site.key");
+    settle();
+    tls_certcache_begin(cache);
+    read_key("site.key");
+    tls_certcache_commit(cache);
+    tls_certcache_begin(cache);
+    struct tls_certcache_file *f = NULL;
+    char *data = NULL;
+    size_t len = 7;
+    cr_assert_eq(tls_certcache_read(cache, path_of("site.key"), TLS_CERTCACHE_KEY, &f, &data, &len),
+                 0);
+    cr_assert_not_null(f);
+    cr_assert_null(data, "nothing read");
+    cr_assert_eq(len, 0);
+    cr_assert_not_null(tls_certcache_file_key(f));
+    // The entry holds no certificates: asking for them reads the file after all.
+    cr_assert_eq(
+        tls_certcache_read(cache, path_of("site.key"), TLS_CERTCACHE_CERTS, &f, &data, &len), 0);
+    cr_assert_not_null(data, "the contents, to parse the certificates from");
+    tls_certcache_data_free(data, len);
+    struct tls_certcache_stats s = tls_certcache_stats(cache);
+    cr_assert_eq(s.hits, 2);
+    cr_assert_eq(s.stat_only, 1);
+    tls_certcache_commit(cache);
+}
+
+Test(tls_certcache, same_contents_with_a_new_mtime_is_hashed_and_reused)
 {
     install("a.test.key", "site.key");
     set_mtime("site.key", (struct timespec){.tv_sec = 1700000000});
+    settle();
     tls_certcache_begin(cache);
     EVP_PKEY *first = read_key("site.key");
-    EVP_PKEY_up_ref(first);
     tls_certcache_commit(cache);
     set_mtime("site.key", (struct timespec){.tv_sec = 1700000001}); // touch: same size, bytes
     tls_certcache_begin(cache);
     EVP_PKEY *second = read_key("site.key");
-    cr_assert_neq(first, second, "a new mtime means the file is parsed again");
-    cr_assert_eq(EVP_PKEY_cmp(first, second), 1, "and it is the same key");
-    cr_assert_eq(tls_certcache_stats(cache).misses, 1);
+    cr_assert_eq(first, second, "the same bytes keep the parsed key");
+    struct tls_certcache_stats s = tls_certcache_stats(cache);
+    cr_assert_eq(s.hits, 1);
+    cr_assert_eq(s.stat_only, 0, "a new status means the file is read and hashed");
+    cr_assert_eq(s.misses, 0);
     tls_certcache_commit(cache);
-    EVP_PKEY_free(first);
 }
 
 Test(tls_certcache, new_contents_with_the_same_size_and_mtime_is_read_again)
@@ -154,6 +201,7 @@ Test(tls_certcache, new_contents_with_the_same_size_and_mtime_is_read_again)
     install("a.test.key", "site.key");
     struct timespec when = {.tv_sec = 1700000000, .tv_nsec = 5};
     set_mtime("site.key", when);
+    settle(); // the recorded status has settled: only the ctime can tell the rewrite
     tls_certcache_begin(cache);
     EVP_PKEY *a = read_key("site.key");
     EVP_PKEY_up_ref(a);
@@ -164,6 +212,7 @@ Test(tls_certcache, new_contents_with_the_same_size_and_mtime_is_read_again)
     set_mtime("site.key", when);
     cr_assert_eq(stat(path_of("site.key"), &st_b), 0);
     cr_assert_eq(st_a.st_size, st_b.st_size, "the fixture keys must have the same size");
+    cr_assert_eq(st_a.st_ino, st_b.st_ino, "rewritten in place");
     cr_assert_eq(mtime_of("site.key").tv_nsec, 5);
     tls_certcache_begin(cache);
     EVP_PKEY *b = read_key("site.key");
@@ -171,6 +220,90 @@ Test(tls_certcache, new_contents_with_the_same_size_and_mtime_is_read_again)
     cr_assert_eq(tls_certcache_stats(cache).misses, 1);
     tls_certcache_commit(cache);
     EVP_PKEY_free(a);
+}
+
+Test(tls_certcache, a_file_replaced_by_rename_is_read_again)
+{
+    install("a.test.key", "site.key");
+    struct stat st_a, st_b;
+    cr_assert_eq(stat(path_of("site.key"), &st_a), 0);
+    settle();
+    tls_certcache_begin(cache);
+    EVP_PKEY *a = read_key("site.key");
+    EVP_PKEY_up_ref(a);
+    tls_certcache_commit(cache);
+    install("b.test.key", "new.key"); // same size; then moved over the old file
+    set_mtime("new.key", st_a.st_mtim);
+    char to[PATH_MAX + 32];
+    snprintf(to, sizeof(to), "%s", path_of("site.key"));
+    cr_assert_eq(rename(path_of("new.key"), to), 0);
+    cr_assert_eq(stat(path_of("site.key"), &st_b), 0);
+    cr_assert_eq(st_a.st_size, st_b.st_size);
+    tls_certcache_begin(cache);
+    EVP_PKEY *b = read_key("site.key");
+    cr_assert_neq(EVP_PKEY_cmp(a, b), 1, "the renamed-in file is parsed");
+    cr_assert_eq(tls_certcache_stats(cache).misses, 1);
+    tls_certcache_commit(cache);
+    EVP_PKEY_free(a);
+}
+
+Test(tls_certcache, a_removed_file_is_an_error_even_when_its_entry_settled)
+{
+    install("a.test.key", "site.key");
+    settle();
+    tls_certcache_begin(cache);
+    read_key("site.key");
+    tls_certcache_commit(cache);
+    tls_certcache_begin(cache);
+    read_key("site.key"); // settled now, and read by status alone
+    cr_assert_eq(tls_certcache_stats(cache).stat_only, 1);
+    tls_certcache_commit(cache);
+    cr_assert_eq(unlink(path_of("site.key")), 0);
+    tls_certcache_begin(cache);
+    struct tls_certcache_file *f = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    cr_assert_eq(tls_certcache_read(cache, path_of("site.key"), TLS_CERTCACHE_KEY, &f, &data, &len),
+                 -ENOENT);
+    cr_assert_null(f);
+    tls_certcache_abort(cache);
+}
+
+// at returns a stat whose ctime is (sec, nsec) and whose mtime has nsec m_nsec.
+static struct stat at(time_t sec, long nsec, long m_nsec)
+{
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    st.st_ctim = (struct timespec){.tv_sec = sec, .tv_nsec = nsec};
+    st.st_mtim = (struct timespec){.tv_sec = sec, .tv_nsec = m_nsec};
+    return st;
+}
+
+Test(tls_certcache, a_status_settles_a_granule_after_its_ctime)
+{
+    struct timespec now = {.tv_sec = 1700000100, .tv_nsec = 500000000};
+    struct stat st = at(1700000100, 499000000, 1);
+    cr_assert_not(tls_certcache_stat_settled(&st, now), "1 ms ago: the same tick, maybe");
+    st = at(1700000100, 490000000, 1);
+    cr_assert_not(tls_certcache_stat_settled(&st, now), "10 ms ago");
+    st = at(1700000100, 480000000, 1);
+    cr_assert(tls_certcache_stat_settled(&st, now), "20 ms ago");
+    st = at(1700000099, 990000000, 1);
+    cr_assert(tls_certcache_stat_settled(&st, now), "510 ms ago, across a second");
+    st = at(1700000101, 0, 7);
+    cr_assert_not(tls_certcache_stat_settled(&st, now), "a ctime after the read");
+}
+
+Test(tls_certcache, whole_second_timestamps_settle_after_two_seconds)
+{
+    struct timespec now = {.tv_sec = 1700000100, .tv_nsec = 900000000};
+    struct stat st = at(1700000099, 0, 0);
+    cr_assert_not(tls_certcache_stat_settled(&st, now),
+                  "whole seconds: a change later in that second would keep the ctime");
+    st = at(1700000098, 0, 0);
+    cr_assert(tls_certcache_stat_settled(&st, now));
+    st = at(1700000099, 0, 5);
+    cr_assert(tls_certcache_stat_settled(&st, now), "an mtime with nanoseconds: a fine clock");
 }
 
 Test(tls_certcache, a_file_the_new_generation_does_not_use_is_dropped)
@@ -187,7 +320,9 @@ Test(tls_certcache, a_file_the_new_generation_does_not_use_is_dropped)
     struct tls_certcache_file *f = NULL;
     char *data = NULL;
     size_t len = 0;
-    cr_assert_eq(tls_certcache_read(cache, path_of("other.key"), &f, &data, &len), -ENOENT);
+    cr_assert_eq(
+        tls_certcache_read(cache, path_of("other.key"), TLS_CERTCACHE_KEY, &f, &data, &len),
+        -ENOENT);
     cr_assert_null(f);
     cr_assert_null(data);
     read_key("site.key");
@@ -233,8 +368,10 @@ Test(tls_certcache, a_directory_or_a_missing_file_is_an_error)
     char *data = NULL;
     size_t len = 0;
     tls_certcache_begin(cache);
-    cr_assert_eq(tls_certcache_read(cache, dir, &f, &data, &len), -EISDIR);
-    cr_assert_eq(tls_certcache_read(cache, path_of("nothing"), &f, &data, &len), -ENOENT);
+    cr_assert_eq(tls_certcache_read(cache, dir, TLS_CERTCACHE_CERTS, &f, &data, &len), -EISDIR);
+    cr_assert_eq(
+        tls_certcache_read(cache, path_of("nothing"), TLS_CERTCACHE_CERTS, &f, &data, &len),
+        -ENOENT);
     cr_assert_eq(tls_certcache_stats(cache).entries, 0);
     tls_certcache_abort(cache);
 }
@@ -288,21 +425,27 @@ Test(tls_certcache, a_reload_shares_unchanged_keys_and_reads_a_changed_one)
     install("b.test.key", "other.key");
     write_multicert("ssl_cert_name=site.pem ssl_key_name=site.key\n"
                     "ssl_cert_name=other.pem ssl_key_name=other.key\n");
+    settle();
     struct tls_certtable *t1 = build();
-    install("a.test.key", "site.key"); // rewritten: same bytes, new mtime
-    set_mtime("site.key", (struct timespec){.tv_sec = 1700000000});
+    install("cnonly.pem", "site.pem"); // site becomes cn.test: a new certificate and key
+    install("cnonly.key", "site.key");
     struct tls_certtable *t2 = build();
     cr_assert_eq(served_key(t1, "b.test"), served_key(t2, "b.test"),
                  "the unchanged key is shared between the generations");
-    cr_assert_neq(served_key(t1, "a.test"), served_key(t2, "a.test"),
+    cr_assert_neq(EVP_PKEY_cmp(served_key(t1, "a.test"), served_key(t2, "cn.test")), 1,
                   "the rewritten key file was parsed again");
-    cr_assert_eq(EVP_PKEY_cmp(served_key(t1, "a.test"), served_key(t2, "a.test")), 1);
-    cr_assert_neq(tls_certtable_lookup(t1, "a.test", NULL)->chain[0].ctx,
-                  tls_certtable_lookup(t2, "a.test", NULL)->chain[0].ctx,
+    const struct tls_cert_entry *gone = tls_certtable_lookup(t2, "a.test", NULL);
+    X509 *old_leaf =
+        SSL_CTX_get0_certificate(tls_certtable_lookup(t1, "a.test", NULL)->chain[0].ctx);
+    cr_assert(!gone || X509_cmp(SSL_CTX_get0_certificate(gone->chain[0].ctx), old_leaf) != 0,
+              "the old certificate is not served by the new generation");
+    cr_assert_neq(tls_certtable_lookup(t1, "b.test", NULL)->chain[0].ctx,
+                  tls_certtable_lookup(t2, "b.test", NULL)->chain[0].ctx,
                   "every generation has its own SSL_CTX");
     struct tls_certcache_stats s = tls_certcache_stats(cache);
-    cr_assert_eq(s.hits, 3, "site.pem, other.pem and other.key were unchanged");
-    cr_assert_eq(s.misses, 1);
+    cr_assert_eq(s.hits, 2, "other.pem and other.key were unchanged");
+    cr_assert_eq(s.stat_only, 2, "and not read");
+    cr_assert_eq(s.misses, 2);
     tls_certtable_free(t1); // the old generation goes first, as after a grace period
     cr_assert_not_null(served_key(t2, "b.test"));
     tls_certtable_free(t2);
