@@ -43,10 +43,12 @@ struct tls_certcache_file {
     bool settled;          // st may stand for the contents (tls_certcache_stat_settled)
     size_t len;            // of the contents last read
     uint8_t sha256[SHA256_DIGEST_LENGTH];
-    STACK_OF(X509) * certs; // NULL until a caller stores them
-    EVP_PKEY *pkey;         // NULL until a caller stores it
-    bool seen;              // read by the build in progress
-    bool live;              // read by the build that is serving
+    uint64_t version;            // new with each new contents
+    STACK_OF(X509) * certs;      // NULL until a caller stores them
+    EVP_PKEY *pkey;              // NULL until a caller stores it
+    struct tls_certcache_ctx bc; // bc.ctx NULL until a caller stores one
+    bool seen;                   // read by the build in progress
+    bool live;                   // read by the build that is serving
 };
 
 // struct tls_certcache: the buckets (a power of two) and the build's statistics.
@@ -54,6 +56,7 @@ struct tls_certcache {
     struct tls_certcache_file **buckets;
     size_t n_buckets;
     size_t n;
+    uint64_t versions; // the last version handed out
     struct tls_certcache_stats stats;
 };
 
@@ -73,6 +76,7 @@ static void file_free(struct tls_certcache_file *f)
 {
     sk_X509_pop_free(f->certs, X509_free);
     EVP_PKEY_free(f->pkey);
+    SSL_CTX_free(f->bc.ctx);
     free(f->path);
     free(f);
 }
@@ -84,6 +88,8 @@ static void file_reset(struct tls_certcache_file *f)
     f->certs = NULL;
     EVP_PKEY_free(f->pkey);
     f->pkey = NULL;
+    SSL_CTX_free(f->bc.ctx);
+    f->bc = (struct tls_certcache_ctx){0};
 }
 
 // grow doubles the buckets (rehashing every entry). Returns 0 or -ENOMEM (c unchanged).
@@ -369,6 +375,7 @@ int tls_certcache_read(struct tls_certcache *c, const char *path, enum tls_certc
         // A new or changed file. The serving generation keeps its own references to what was
         // parsed from the old contents; the cache forgets them.
         file_reset(e);
+        e->version = ++c->versions;
         e->len = *len;
         memcpy(e->sha256, sum, sizeof(sum));
         e->live = false;
@@ -409,4 +416,21 @@ void tls_certcache_file_set_key(struct tls_certcache_file *f, EVP_PKEY *pkey)
 {
     EVP_PKEY_free(f->pkey);
     f->pkey = pkey;
+}
+
+uint64_t tls_certcache_file_version(const struct tls_certcache_file *f)
+{
+    return f->version;
+}
+
+const struct tls_certcache_ctx *tls_certcache_file_ctx(const struct tls_certcache_file *f)
+{
+    return f->bc.ctx ? &f->bc : NULL;
+}
+
+void tls_certcache_file_set_ctx(struct tls_certcache_file *f, const struct tls_certcache_ctx *bc)
+{
+    SSL_CTX_up_ref(bc->ctx);
+    SSL_CTX_free(f->bc.ctx);
+    f->bc = *bc;
 }

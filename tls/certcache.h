@@ -15,9 +15,13 @@
 // read, on a filesystem with coarse timestamps, could otherwise keep its ctime; such an entry is
 // read and hashed again at the next build until it has settled. When the status differs, the
 // file is read and hashed, and identical contents (a touched file, one copied over with the same
-// bytes) keep the parsed objects. Only parsed objects are reused; every generation still builds
-// fresh SSL_CTXs from them (an SSL_CTX also carries records.config settings, which a certificate
-// file's identity does not cover).
+// bytes) keep the parsed objects.
+//
+// Each entry has a version, new whenever its contents change, and a certificate file's entry
+// may keep the SSL_CTX last built from it (struct tls_certcache_ctx) together with what else went
+// into it: the versions of the key and ssl_ca_name files and a digest of the context settings
+// (records.config, the line's options, ticket keys). The next generation takes that same
+// context when all of these are unchanged, and builds a fresh one otherwise.
 //
 // Life cycle of one build: tls_certcache_begin(), then lookups through tls_certcache_read(),
 // then tls_certcache_commit() when the snapshot was published (entries the new generation did
@@ -32,6 +36,7 @@
 #define TLSEDGE_TLS_CERTCACHE_H
 
 #include <openssl/base.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <stdbool.h>
@@ -59,6 +64,16 @@ struct tls_certcache_stats {
 enum tls_certcache_want {
     TLS_CERTCACHE_CERTS, // tls_certcache_file_certs()
     TLS_CERTCACHE_KEY,   // tls_certcache_file_key()
+};
+
+// struct tls_certcache_ctx: an SSL_CTX built from a certificate file's chain, and its inputs.
+struct tls_certcache_ctx {
+    SSL_CTX *ctx;         // leaf, intermediates and key installed
+    uint64_t key_version; // tls_certcache_file_version() of the key file
+    uint64_t ca_version;  // of the ssl_ca_name file, or 0 when there is none
+    uint8_t recipe[32];   // digest of the settings the context was made with
+    int key_type;         // EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519
+    time_t not_after;     // the leaf's notAfter
 };
 
 // tls_certcache_new returns an empty cache that the caller owns, or NULL when out of memory.
@@ -124,5 +139,17 @@ EVP_PKEY *tls_certcache_file_key(const struct tls_certcache_file *f);
 // tls_certcache_file_set_key stores pkey, parsed from f's contents, in f; f takes ownership.
 // Main thread.
 void tls_certcache_file_set_key(struct tls_certcache_file *f, EVP_PKEY *pkey);
+
+// tls_certcache_file_version returns f's version: non-zero, unique in the cache, and new each
+// time f's contents change (so two equal versions mean the same file with the same bytes).
+uint64_t tls_certcache_file_version(const struct tls_certcache_file *f);
+
+// tls_certcache_file_ctx returns the context last stored in f, or NULL. Borrowed from f
+// (SSL_CTX_up_ref() its ctx to keep it); dropped when f's contents change.
+const struct tls_certcache_ctx *tls_certcache_file_ctx(const struct tls_certcache_file *f);
+
+// tls_certcache_file_set_ctx stores a copy of bc in f, which takes a new reference to bc->ctx
+// (the caller keeps its own), replacing what f held. Main thread.
+void tls_certcache_file_set_ctx(struct tls_certcache_file *f, const struct tls_certcache_ctx *bc);
 
 #endif

@@ -60,6 +60,7 @@ struct tls_certtable {
     tls_key_backend_fn backend; // keys held by a backend (URIs), or NULL: skipped
     void *backend_arg;
     struct tls_certcache *cache; // parsed files reused between generations, or NULL (borrowed)
+    tls_ctx_recipe_fn recipe;    // with cache: contexts reused between generations, or NULL
 };
 
 // struct loader: the context of loading one line (or one in-memory chain).
@@ -72,6 +73,13 @@ struct loader {
     void *arg;
     struct core_err *err;
     X509 *names_leaf; // the leaf of the line's first loaded chain (owned), for index_entry
+    bool reuse;       // a context built earlier from the same inputs may be taken (recipe set)
+    uint8_t recipe[32];
+};
+
+// struct chain_files: the cache entries a chain was read from (NULL: not read through the cache).
+struct chain_files {
+    struct tls_certcache_file *cert, *ca, *key;
 };
 
 // struct chain_src: where one chain's PEM comes from: files (paths) or memory (pem, len).
@@ -165,6 +173,17 @@ static int index_grow(struct index *ix)
         if (old[i].key)
             index_place(ix, old[i].hash, old[i].key, old[i].len, old[i].entry);
     free(old);
+    return 0;
+}
+
+// index_reserve grows ix, when needed, to hold n keys without growing again. Returns 0 or
+// -ENOMEM (ix unchanged). A reload of many lines would otherwise rehash the index at every
+// doubling.
+static int index_reserve(struct index *ix, size_t n)
+{
+    while ((ix->n + n) * 2 > ix->cap)
+        if (index_grow(ix) < 0)
+            return -ENOMEM;
     return 0;
 }
 
@@ -463,7 +482,7 @@ static int parse_certs(struct loader *ld, const char *what, const char *data, si
 // path, from the cache when the file is unchanged, else parsed and then cached. kind names the
 // file in reports ("certificate", "ssl_ca_name").
 static int cached_certs(struct loader *ld, const char *kind, const char *path,
-                        STACK_OF(X509) * *out)
+                        STACK_OF(X509) * *out, struct tls_certcache_file **fout)
 {
     struct tls_certcache_file *f = NULL;
     char *data = NULL;
@@ -483,16 +502,18 @@ static int cached_certs(struct loader *ld, const char *kind, const char *path,
         report(ld, "%s: out of memory", path);
         return -ENOMEM;
     }
+    *fout = f;
     return 0;
 }
 
 // source_certs returns in *out (a new stack) the certificates of the file at path, or of the len
-// bytes at pem when path is NULL. Returns 0, -EINVAL or -ENOMEM after reporting.
+// bytes at pem when path is NULL, and in *f the file's cache entry when it was read through the
+// cache. Returns 0, -EINVAL or -ENOMEM after reporting.
 static int source_certs(struct loader *ld, const char *kind, const char *path, const char *pem,
-                        size_t len, STACK_OF(X509) * *out)
+                        size_t len, STACK_OF(X509) * *out, struct tls_certcache_file **f)
 {
     if (path && ld->t->cache)
-        return cached_certs(ld, kind, path, out);
+        return cached_certs(ld, kind, path, out, f);
     if (!path)
         return parse_certs(ld, MEMORY_FILE, pem, len, out);
     BIO *bio = src_open(path, NULL, 0);
@@ -535,17 +556,19 @@ static int take_certs(struct loader *ld, STACK_OF(X509) * src, X509 **leaf, STAC
     return rc;
 }
 
-// load_certs reads the leaf and intermediates of src (then those of its ssl_ca_name).
+// load_certs reads the leaf and intermediates of src (then those of its ssl_ca_name), noting in
+// files the cache entries they came from.
 static int load_certs(struct loader *ld, const struct chain_src *src, X509 **leaf,
-                      STACK_OF(X509) * extra)
+                      STACK_OF(X509) * extra, struct chain_files *files)
 {
     STACK_OF(X509) *certs = NULL;
-    int rc = source_certs(ld, "certificate", src->cert_path, src->cert_pem, src->cert_len, &certs);
+    int rc = source_certs(ld, "certificate", src->cert_path, src->cert_pem, src->cert_len, &certs,
+                          &files->cert);
     if (rc == 0)
         rc = take_certs(ld, certs, leaf, extra);
     if (rc < 0 || !src->ca_path)
         return rc;
-    if ((rc = source_certs(ld, "ssl_ca_name", src->ca_path, NULL, 0, &certs)) == 0)
+    if ((rc = source_certs(ld, "ssl_ca_name", src->ca_path, NULL, 0, &certs, &files->ca)) == 0)
         rc = take_certs(ld, certs, NULL, extra);
     return rc;
 }
@@ -565,7 +588,8 @@ static int parse_key(struct loader *ld, const char *what, BIO *bio, EVP_PKEY **p
 
 // cached_key returns in *pkey (a new reference) the key of the file at path, from the cache when
 // the file is unchanged, else parsed and then cached.
-static int cached_key(struct loader *ld, const char *path, EVP_PKEY **pkey)
+static int cached_key(struct loader *ld, const char *path, EVP_PKEY **pkey,
+                      struct tls_certcache_file **fout)
 {
     struct tls_certcache_file *f = NULL;
     char *data = NULL;
@@ -586,13 +610,16 @@ static int cached_key(struct loader *ld, const char *path, EVP_PKEY **pkey)
     if (rc == 0) {
         EVP_PKEY_up_ref(k);
         *pkey = k;
+        *fout = f;
     }
     return rc;
 }
 
-// load_key reads the private key of src into *pkey. Returns 0, 1 when the key is a URI left to a
-// key backend (warned; no key), or -EINVAL after reporting. Never reports key contents.
-static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **pkey)
+// load_key reads the private key of src into *pkey (and notes its cache entry in *f). Returns 0,
+// 1 when the key is a URI left to a key backend (warned; no key), or -EINVAL after reporting.
+// Never reports key contents.
+static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **pkey,
+                    struct tls_certcache_file **f)
 {
     const char *path = src->key_path, *pem = src->key_pem;
     size_t len = src->key_len;
@@ -613,7 +640,7 @@ static int load_key(struct loader *ld, const struct chain_src *src, EVP_PKEY **p
         len = src->cert_len;
     }
     if (path && ld->t->cache)
-        return cached_key(ld, path, pkey);
+        return cached_key(ld, path, pkey, f);
     const char *what = path ? path : MEMORY_FILE;
     BIO *bio = src_open(path, pem, len);
     if (!bio) {
@@ -695,6 +722,19 @@ static int install_remote(struct loader *ld, const char *what, struct tls_chain 
     return 0;
 }
 
+// warn_expired warns when c's leaf has expired.
+static void warn_expired(struct loader *ld, const char *what, const struct tls_chain *c)
+{
+    if (c->not_after < time(NULL)) {
+        struct tm tm;
+        char date[32] = "?";
+        if (gmtime_r(&c->not_after, &tm))
+            strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        // ATS loads expired certificates too; clients decide. Warn so operators notice.
+        core_err_warn(ld->err, ld->file, ld->line, "certificate '%s' expired on %s", what, date);
+    }
+}
+
 // set_expiry stores leaf's notAfter in c and warns when it has passed. Returns 0 or -EINVAL.
 static int set_expiry(struct loader *ld, const char *what, struct tls_chain *c, X509 *leaf)
 {
@@ -707,15 +747,43 @@ static int set_expiry(struct loader *ld, const char *what, struct tls_chain *c, 
         return -EINVAL;
     }
     c->not_after = (time_t)days * 86400 + secs;
-    if (c->not_after < time(NULL)) {
-        struct tm tm;
-        char date[32] = "?";
-        if (gmtime_r(&c->not_after, &tm))
-            strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
-        // ATS loads expired certificates too; clients decide. Warn so operators notice.
-        core_err_warn(ld->err, ld->file, ld->line, "certificate '%s' expired on %s", what, date);
-    }
+    warn_expired(ld, what, c);
     return 0;
+}
+
+// reuse_ctx gives c the context built earlier from the same certificate, key and ssl_ca_name
+// contents under the same settings, when the cache kept one. Returns true when it did. The key
+// was checked against the leaf when that context was built, and neither has changed since.
+static bool reuse_ctx(struct loader *ld, const char *ca_path, const struct chain_files *files,
+                      struct tls_chain *c)
+{
+    if (!ld->reuse || !files->cert || !files->key || (files->ca == NULL) != (ca_path == NULL))
+        return false;
+    const struct tls_certcache_ctx *bc = tls_certcache_file_ctx(files->cert);
+    if (!bc || bc->key_version != tls_certcache_file_version(files->key) ||
+        bc->ca_version != (files->ca ? tls_certcache_file_version(files->ca) : 0) ||
+        memcmp(bc->recipe, ld->recipe, sizeof(bc->recipe)) != 0 || !SSL_CTX_up_ref(bc->ctx))
+        return false;
+    c->ctx = bc->ctx;
+    c->key_type = bc->key_type;
+    c->not_after = bc->not_after;
+    return true;
+}
+
+// keep_ctx stores c's freshly built context in the cache for the next generation.
+static void keep_ctx(struct loader *ld, const struct chain_files *files, const struct tls_chain *c)
+{
+    if (!ld->reuse || !files->cert || !files->key)
+        return;
+    struct tls_certcache_ctx bc = {
+        .ctx = c->ctx,
+        .key_version = tls_certcache_file_version(files->key),
+        .ca_version = files->ca ? tls_certcache_file_version(files->ca) : 0,
+        .key_type = c->key_type,
+        .not_after = c->not_after,
+    };
+    memcpy(bc.recipe, ld->recipe, sizeof(bc.recipe));
+    tls_certcache_file_set_ctx(files->cert, &bc);
 }
 
 // chain_load loads the chain described by src into c; on success, when leaf_out is not NULL, it
@@ -727,24 +795,33 @@ static int chain_load(struct loader *ld, const struct chain_src *src, struct tls
     const char *what = src->cert_path ? src->cert_path : MEMORY_FILE;
     X509 *leaf = NULL;
     EVP_PKEY *pkey = NULL;
+    struct chain_files files = {0};
     STACK_OF(X509) *extra = sk_X509_new_null();
     int rc = -ENOMEM;
     if (!extra) {
         report(ld, "out of memory");
         goto out;
     }
-    if ((rc = load_certs(ld, src, &leaf, extra)) != 0)
+    if ((rc = load_certs(ld, src, &leaf, extra, &files)) != 0)
         goto out;
-    if ((rc = load_key(ld, src, &pkey)) < 0)
+    if ((rc = load_key(ld, src, &pkey, &files.key)) < 0)
         goto out;
     if (rc == 1 && !ld->t->backend)
         goto out; // a key URI without a backend: skipped with a warning
-    rc = rc == 1 ? install_remote(ld, what, c, leaf, extra, src->key_path)
-                 : install(ld, what, c, leaf, extra, pkey);
-    if (rc != 0)
-        goto out;
-    if ((rc = set_expiry(ld, what, c, leaf)) != 0)
-        goto out;
+    if (rc == 0 && reuse_ctx(ld, src->ca_path, &files, c)) {
+        warn_expired(ld, what, c);
+    } else {
+        // A backend key is attached to its context anew each time (the signer's address is
+        // resolved by this build), so only file keys are kept for reuse.
+        rc = rc == 1 ? install_remote(ld, what, c, leaf, extra, src->key_path)
+                     : install(ld, what, c, leaf, extra, pkey);
+        if (rc != 0)
+            goto out;
+        if ((rc = set_expiry(ld, what, c, leaf)) != 0)
+            goto out;
+        if (pkey)
+            keep_ctx(ld, &files, c);
+    }
     if (src->cert_path && !(c->cert_path = strdup(src->cert_path))) {
         report(ld, "out of memory");
         rc = -ENOMEM;
@@ -808,6 +885,7 @@ static int entry_commit(struct loader *ld, struct tls_cert_entry *e)
 // load_line loads one ssl_multicert.config line. Returns 0, -EINVAL or -ENOMEM.
 static int load_line(struct loader *ld, const struct tls_multicert_line *l)
 {
+    ld->reuse = ld->t->cache && ld->t->recipe && ld->t->recipe(ld->arg, l, ld->recipe) == 0;
     struct tls_cert_entry *e = entry_new(l);
     if (!e) {
         report(ld, "out of memory");
@@ -845,6 +923,11 @@ void tls_certtable_set_cache(struct tls_certtable *t, struct tls_certcache *cach
     t->cache = cache;
 }
 
+void tls_certtable_set_ctx_recipe(struct tls_certtable *t, tls_ctx_recipe_fn recipe)
+{
+    t->recipe = recipe;
+}
+
 struct tls_certtable *tls_certtable_new(void)
 {
     return calloc(1, sizeof(struct tls_certtable));
@@ -854,6 +937,10 @@ int tls_certtable_add_multicert(struct tls_certtable *t, const struct tls_multic
                                 tls_ctx_factory_fn factory, void *arg, struct core_err *err)
 {
     int result = 0;
+    if (index_reserve(&t->exact, m->n) < 0) { // most lines bring one name or more
+        core_err_add(err, m->path, 0, "out of memory");
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < m->n; i++) {
         struct loader ld = {.t = t,
                             .file = m->path,

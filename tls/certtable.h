@@ -39,6 +39,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -74,6 +75,14 @@ struct tls_cert_entry {
 typedef SSL_CTX *(*tls_ctx_factory_fn)(void *arg, const struct tls_multicert_line *line,
                                        struct core_err *err);
 
+// tls_ctx_recipe_fn fills out with a digest of everything the factory puts into a context for
+// line (NULL for tls_certtable_add_pem without opts) in the build under way: records.config
+// settings, the line's options, the contents of the ticket keys it attaches. Two equal digests
+// must mean contexts that differ in nothing but the certificate and key installed into them. It
+// returns 0, or -1 when a context for line must be built anew every time. Called on the main
+// thread, once per line, with the factory's arg.
+typedef int (*tls_ctx_recipe_fn)(void *arg, const struct tls_multicert_line *line, uint8_t out[32]);
+
 // tls_certtable_new returns a new empty table that the caller owns, or NULL when out of memory.
 // Main thread.
 // tls_key_backend_fn installs a key held by a backend (uri, e.g. "keyless://10.0.0.5:9000") into
@@ -90,12 +99,21 @@ struct tls_certtable *tls_certtable_new(void);
 void tls_certtable_set_key_backend(struct tls_certtable *t, tls_key_backend_fn fn, void *arg);
 
 // tls_certtable_set_cache makes t read certificate and key files through cache (see
-// tls/certcache.h): a file whose path, size, mtime and contents are unchanged since an earlier
-// build is not parsed again, its certificates and key are shared with that build's chains; every
-// chain still gets a fresh SSL_CTX from the factory. cache stays the caller's and must outlive
-// the loading calls (not the table). NULL (the default) reads every file afresh. Call before
-// adding lines. Main thread.
+// tls/certcache.h): a file unchanged since an earlier build is not parsed again (nor read, once
+// its status has settled), its certificates and key are shared with that build's chains. Each
+// chain gets a fresh SSL_CTX from the factory unless tls_certtable_set_ctx_recipe allows reuse.
+// cache stays the caller's and must outlive the loading calls (not the table). NULL (the
+// default) reads every file afresh. Call before adding lines. Main thread.
 void tls_certtable_set_cache(struct tls_certtable *t, struct tls_certcache *cache);
+
+// tls_certtable_set_ctx_recipe lets t, reading through a cache, give a chain the very SSL_CTX an
+// earlier build made (one more reference to it) when the certificate file, the key file and the
+// ssl_ca_name file hold the same bytes and recipe gives the same digest for the line: no factory
+// call, no key check, no install. Chains whose key is held by a backend are always built anew.
+// A context is then shared by the generations that use it, so nothing may change a published
+// context (plugins that reach one through TSSslContextFindByName must not modify it either).
+// NULL (the default): every chain gets a fresh context. Call before adding lines. Main thread.
+void tls_certtable_set_ctx_recipe(struct tls_certtable *t, tls_ctx_recipe_fn recipe);
 
 // tls_certtable_add_multicert loads every line of m into t, in order. For each chain of a line it
 // gets a fresh SSL_CTX from factory (NULL: SSL_CTX_new(TLS_method())), reads the certificate file

@@ -2,21 +2,21 @@
 // tls/config.c: TLS settings, SSL_CTX set-up and the certificate table of a snapshot
 // (see tls/config.h).
 #include "tls/config.h"
-#include "tls/conn.h"
-#include "tls/hook.h"
 #include "core/err.h"
 #include "core/records.h"
 #include "core/stats.h"
 #include "tls/certtable.h"
+#include "tls/conn.h"
+#include "tls/hook.h"
 #include "tls/internal.h"
 #include "tls/keyless.h"
 #include "tls/keyop.h"
-#include "tls/pkcs11.h"
 #include "tls/multicert.h"
 #include "tls/origin.h"
+#include "tls/pkcs11.h"
 #include "tls/selfsigned.h"
-#include "tls/sni.h"
 #include "tls/sesscache.h"
+#include "tls/sni.h"
 #include "tls/tickets.h"
 
 #include <errno.h>
@@ -94,7 +94,8 @@ int tls_config_declare(struct core_records *rec)
 
 void tls_stats_register(void)
 {
-    tls_stats.attempts_in = core_stat_register("proxy.process.ssl.total_attempts_handshake_count_in");
+    tls_stats.attempts_in =
+        core_stat_register("proxy.process.ssl.total_attempts_handshake_count_in");
     tls_stats.success_in = core_stat_register("proxy.process.ssl.total_success_handshake_count_in");
     tls_stats.handshake_time = core_stat_register("proxy.process.ssl.total_handshake_time");
     tls_stats.resumed_in = core_stat_register("proxy.process.ssl.user_agent_session_hit");
@@ -150,6 +151,8 @@ struct factory_arg {
     const struct core_records *rec;
     const struct tls_config *cfg;
     const char *file; // for error messages
+    bool have_base;   // base holds the digest of this build's settings (ctx_recipe)
+    uint8_t base[32];
 };
 
 // Tickets: on unless the line or records.config turn them off; keys from the line's
@@ -209,6 +212,8 @@ static int setup_session_cache(SSL_CTX *ctx, const struct factory_arg *fa, struc
     }
 }
 
+// The context factory (tls_ctx_factory_fn). Every input it reads, apart from constants, must
+// also go into ctx_recipe below: a reload reuses a context whose recipe did not change.
 static SSL_CTX *make_ctx(void *arg, const struct tls_multicert_line *line, struct core_err *err)
 {
     struct factory_arg *fa = arg;
@@ -253,6 +258,66 @@ fail:
     return NULL;
 }
 
+static void digest_int(SHA256_CTX *h, int64_t v)
+{
+    SHA256_Update(h, &v, sizeof(v));
+}
+
+static void digest_str(SHA256_CTX *h, const char *v)
+{
+    SHA256_Update(h, v, strlen(v) + 1);
+}
+
+// digest_base hashes the build-wide inputs of make_ctx into fa->base: records.config settings
+// and the global ticket key block (its key bytes: the digest stays in memory, never logged).
+static void digest_base(struct factory_arg *fa)
+{
+    const struct core_records *rec = fa->rec;
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    digest_str(&h, "tlsedge ctx recipe 1");
+    digest_int(&h, fa->cfg->min_version);
+    digest_int(&h, fa->cfg->max_version);
+    digest_str(&h, core_records_get_str(rec, "proxy.config.ssl.server.cipher_suite"));
+    digest_str(&h, core_records_get_str(rec, "proxy.config.ssl.server.groups_list"));
+    digest_int(&h, core_records_get_int(rec, "proxy.config.ssl.server.honor_cipher_order"));
+    digest_int(&h, core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.enable"));
+    digest_int(&h, core_records_get_int(rec, "proxy.config.ssl.server.session_ticket.number"));
+    digest_int(&h, core_records_get_int(rec, "proxy.config.ssl.session_cache.timeout"));
+    digest_int(&h, core_records_get_int(rec, "proxy.config.ssl.session_cache.size"));
+    digest_int(&h, fa->cfg->session_cache);
+    size_t n = tls_ticket_keys_count(fa->cfg->ticket_keys); // 0: the process block
+    digest_int(&h, (int64_t)n);
+    for (size_t i = 0; i < n; i++)
+        SHA256_Update(&h, tls_ticket_keys_get0(fa->cfg->ticket_keys, i),
+                      sizeof(struct tls_ticket_key));
+    SHA256_Final(fa->base, &h);
+    OPENSSL_cleanse(&h, sizeof(h));
+    fa->have_base = true;
+}
+
+// ctx_recipe (tls_ctx_recipe_fn): the digest of what make_ctx puts into a context for line. A
+// line with its own ticket key file is built anew each time (make_ctx reads that file).
+static int ctx_recipe(void *arg, const struct tls_multicert_line *line, uint8_t out[32])
+{
+    struct factory_arg *fa = arg;
+    if (line && line->ticket_key_name)
+        return -1;
+    if (!fa->have_base)
+        digest_base(fa);
+    if (!line || (line->ticket_enabled < 0 && line->ticket_number < 0)) {
+        memcpy(out, fa->base, 32);
+        return 0;
+    }
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    SHA256_Update(&h, fa->base, sizeof(fa->base));
+    digest_int(&h, line->ticket_enabled);
+    digest_int(&h, line->ticket_number);
+    SHA256_Final(out, &h);
+    return 0;
+}
+
 // key_id is the SHA-256 of the certificate's SubjectPublicKeyInfo: what the signer indexes.
 static int key_id(X509 *leaf, uint8_t out[32], int *type, int *nid)
 {
@@ -288,10 +353,10 @@ static int pkcs11_key(const struct core_records *rec, SSL_CTX *ctx, const char *
         return k ? -EINVAL : -ENOMEM;
     }
     k->offload = offload_mode(rec);
-    int rc = tls_pkcs11_key_load(
-        k, uri, core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.module"),
-        core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.server_address"), leaf, file,
-        line, err);
+    int rc =
+        tls_pkcs11_key_load(k, uri, core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.module"),
+                            core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.server_address"),
+                            leaf, file, line, err);
     if (rc < 0 || tls_keyref_attach(ctx, k) < 0) {
         if (rc >= 0)
             core_err_add(err, file, line, "cannot attach the PKCS#11 key %s", k->name);
@@ -399,8 +464,8 @@ static int load_embedded(struct tls_config *c, struct factory_arg *fa, struct co
 static int load_multicert(const struct core_records *rec, const char *confdir, bool need_certs,
                           struct tls_config *c, struct factory_arg *fa, struct core_err *err)
 {
-    char *file = resolve(confdir,
-                         core_records_get_str(rec, "proxy.config.ssl.server.multicert.filename"));
+    char *file =
+        resolve(confdir, core_records_get_str(rec, "proxy.config.ssl.server.multicert.filename"));
     char *cdir = resolve(confdir, core_records_get_str(rec, "proxy.config.ssl.server.cert.path"));
     char *kdir =
         resolve(confdir, core_records_get_str(rec, "proxy.config.ssl.server.private_key.path"));
@@ -419,6 +484,7 @@ static int load_multicert(const struct core_records *rec, const char *confdir, b
     fa->file = file;
     tls_certtable_set_key_backend(c->certs, backend_key, (void *)rec);
     tls_certtable_set_cache(c->certs, certcache);
+    tls_certtable_set_ctx_recipe(c->certs, ctx_recipe);
     rc = tls_certtable_add_multicert(c->certs, m, make_ctx, fa, err);
     tls_multicert_free(m);
     if (rc == 0 && need_certs && tls_certtable_count(c->certs) == 0) {
@@ -449,10 +515,10 @@ static int resumption(const struct core_records *rec, const char *confdir, struc
     int64_t rot = core_records_get_int(rec, "proxy.config.tlsedge.ticket_key.rotation_interval");
     if (mode < 0 || mode > 2 || size < 1 || rot < 0) {
         core_err_add(err, "records.config", 0,
-                      mode < 0 || mode > 2 ? "proxy.config.ssl.session_cache must be 0, 1 or 2"
-                      : size < 1 ? "proxy.config.ssl.session_cache.size must be at least 1"
-                                 : "proxy.config.tlsedge.ticket_key.rotation_interval must be "
-                                   ">= 0 (0: never rotate)");
+                     mode < 0 || mode > 2 ? "proxy.config.ssl.session_cache must be 0, 1 or 2"
+                     : size < 1           ? "proxy.config.ssl.session_cache.size must be at least 1"
+                                : "proxy.config.tlsedge.ticket_key.rotation_interval must be "
+                                  ">= 0 (0: never rotate)");
         return -EINVAL;
     }
     c->session_cache = (int)mode;

@@ -4,7 +4,8 @@
 # configuration serving (and is counted), remap rules reload too, a handshake that started under
 # the old configuration finishes under it, files a reload no longer reads (their status is
 # unchanged) are still seen to change when rewritten in place under the same size and mtime,
-# replaced by rename or removed, and repeated reloads do not grow memory.
+# replaced by rename or removed, records.config changes reach contexts reused from the last
+# generation, and repeated reloads do not grow memory.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -141,6 +142,34 @@ check_eq "a removed key file fails the reload" $((failures + 1)) \
 check_contains "naming the file" "$T/tlsedge.log" "cannot read key file '.*site.key'"
 check_eq "and the current set keeps serving" "b.test" "$(served_cn other.test)"
 mv "$T/site.key.away" "$conf/site.key"
+
+# Contexts are reused while their files and settings are unchanged: a records.config change
+# must still reach every context, certificate files untouched.
+hs12() {
+    if openssl s_client -connect "127.0.0.1:$TP" -servername other.test -tls1_2 -cipher "$1" \
+        </dev/null >/dev/null 2>&1; then echo ok; else echo fail; fi
+}
+hs13() {
+    if openssl s_client -connect "127.0.0.1:$TP" -servername other.test -tls1_3 \
+        </dev/null >/dev/null 2>&1; then echo ok; else echo fail; fi
+}
+reload_ends
+check_eq "before: TLS 1.2 with AES-128-GCM" ok "$(hs12 ECDHE-ECDSA-AES128-GCM-SHA256)"
+check_eq "before: TLS 1.3" ok "$(hs13)"
+cat >>"$conf/records.config" <<CFG
+CONFIG proxy.config.ssl.server.cipher_suite STRING ECDHE-ECDSA-AES256-GCM-SHA384
+CONFIG proxy.config.ssl.TLSv1_3 INT 0
+CFG
+reload_ends
+check_eq "a new cipher_suite applies to unchanged certificates" fail \
+    "$(hs12 ECDHE-ECDSA-AES128-GCM-SHA256)"
+check_eq "and its suite is served" ok "$(hs12 ECDHE-ECDSA-AES256-GCM-SHA384)"
+check_eq "TLS 1.3 turned off applies too" fail "$(hs13)"
+sed -i '$d' "$conf/records.config"
+sed -i '$d' "$conf/records.config"
+reload_ends
+check_eq "and both come back when the settings do" "ok ok" \
+    "$(hs12 ECDHE-ECDSA-AES128-GCM-SHA256) $(hs13)"
 
 # Memory: 20 reloads to settle, then 60 more must not grow RSS by more than 2 MiB.
 rss() { awk '/VmRSS/ {print $2}' "/proc/$TLSEDGE_PID/status"; }

@@ -378,8 +378,21 @@ Test(tls_certcache, a_directory_or_a_missing_file_is_an_error)
 
 // ---- through the certificate table ----
 
-// build loads dir's ssl_multicert.config into a new table that reads through the cache, as a
-// reload does, and commits the build. Returns the table (the caller frees it).
+// The settings digest the table sees (tls_ctx_recipe_fn): recipe_byte fills it; a negative
+// value refuses reuse.
+static int recipe_byte = 1;
+
+static int test_recipe(void *arg, const struct tls_multicert_line *line, uint8_t out[32])
+{
+    if (recipe_byte < 0)
+        return -1;
+    memset(out, recipe_byte, 32);
+    return 0;
+}
+
+// build loads dir's ssl_multicert.config into a new table that reads through the cache and
+// reuses contexts under test_recipe, as a reload does, and commits the build. Returns the table
+// (the caller frees it).
 static struct tls_certtable *build(void)
 {
     struct core_err err;
@@ -389,6 +402,7 @@ static struct tls_certtable *build(void)
     struct tls_certtable *t = tls_certtable_new();
     cr_assert_not_null(t);
     tls_certtable_set_cache(t, cache);
+    tls_certtable_set_ctx_recipe(t, test_recipe);
     tls_certcache_begin(cache);
     int rc = tls_certtable_add_multicert(t, m, NULL, NULL, &err);
     tls_multicert_free(m);
@@ -439,9 +453,9 @@ Test(tls_certcache, a_reload_shares_unchanged_keys_and_reads_a_changed_one)
         SSL_CTX_get0_certificate(tls_certtable_lookup(t1, "a.test", NULL)->chain[0].ctx);
     cr_assert(!gone || X509_cmp(SSL_CTX_get0_certificate(gone->chain[0].ctx), old_leaf) != 0,
               "the old certificate is not served by the new generation");
-    cr_assert_neq(tls_certtable_lookup(t1, "b.test", NULL)->chain[0].ctx,
-                  tls_certtable_lookup(t2, "b.test", NULL)->chain[0].ctx,
-                  "every generation has its own SSL_CTX");
+    cr_assert_eq(tls_certtable_lookup(t1, "b.test", NULL)->chain[0].ctx,
+                 tls_certtable_lookup(t2, "b.test", NULL)->chain[0].ctx,
+                 "the unchanged chain keeps its context");
     struct tls_certcache_stats s = tls_certcache_stats(cache);
     cr_assert_eq(s.hits, 2, "other.pem and other.key were unchanged");
     cr_assert_eq(s.stat_only, 2, "and not read");
@@ -466,6 +480,7 @@ Test(tls_certcache, a_mismatched_key_is_refused_even_when_both_files_are_cached)
     cr_assert_not_null(m);
     struct tls_certtable *t2 = tls_certtable_new();
     tls_certtable_set_cache(t2, cache);
+    tls_certtable_set_ctx_recipe(t2, test_recipe); // site.pem's kept context has site.key
     tls_certcache_begin(cache);
     cr_assert_eq(tls_certtable_add_multicert(t2, m, NULL, NULL, &err), -EINVAL);
     tls_certcache_abort(cache);
@@ -502,4 +517,74 @@ Test(tls_certcache, a_key_inside_the_certificate_file_is_cached_with_its_certifi
     cr_assert_eq(served_key(t1, "a.test"), served_key(t2, "a.test"));
     tls_certtable_free(t1);
     tls_certtable_free(t2);
+}
+
+// ctx_of returns the context that serves sni in t.
+static SSL_CTX *ctx_of(struct tls_certtable *t, const char *sni)
+{
+    const struct tls_cert_entry *e = tls_certtable_lookup(t, sni, NULL);
+    cr_assert_not_null(e, "%s", sni);
+    return e->chain[0].ctx;
+}
+
+Test(tls_certcache, a_context_is_reused_only_under_the_same_settings)
+{
+    install("a.test.pem", "site.pem");
+    install("a.test.key", "site.key");
+    write_multicert("ssl_cert_name=site.pem ssl_key_name=site.key\n");
+    recipe_byte = 1;
+    struct tls_certtable *t1 = build();
+    struct tls_certtable *t2 = build();
+    cr_assert_eq(ctx_of(t1, "a.test"), ctx_of(t2, "a.test"), "same files, same settings");
+    recipe_byte = 2;
+    struct tls_certtable *t3 = build();
+    cr_assert_neq(ctx_of(t2, "a.test"), ctx_of(t3, "a.test"), "new settings, new context");
+    struct tls_certtable *t4 = build();
+    cr_assert_eq(ctx_of(t3, "a.test"), ctx_of(t4, "a.test"));
+    recipe_byte = -1;
+    struct tls_certtable *t5 = build();
+    cr_assert_neq(ctx_of(t4, "a.test"), ctx_of(t5, "a.test"), "reuse refused by the recipe");
+    struct tls_certtable *t6 = build();
+    cr_assert_neq(ctx_of(t5, "a.test"), ctx_of(t6, "a.test"));
+    recipe_byte = 1;
+    struct tls_certtable *ts[] = {t1, t2, t3, t4, t5, t6};
+    for (size_t i = 0; i < 6; i++)
+        tls_certtable_free(ts[i]);
+}
+
+Test(tls_certcache, a_changed_ca_file_or_key_file_builds_a_new_context)
+{
+    install("chained.pem", "site.pem");
+    install("chained.key", "site.key");
+    install("chained-chain.pem", "other.pem");
+    write_multicert("ssl_cert_name=site.pem ssl_key_name=site.key ssl_ca_name=other.pem\n");
+    settle();
+    struct tls_certtable *t1 = build();
+    struct tls_certtable *t2 = build();
+    cr_assert_eq(ctx_of(t1, "chained.test"), ctx_of(t2, "chained.test"));
+    STACK_OF(X509) *chain = NULL;
+    cr_assert(SSL_CTX_get0_chain_certs(ctx_of(t2, "chained.test"), &chain));
+    cr_assert_eq(sk_X509_num(chain), 1, "the intermediate from ssl_ca_name");
+    X509 *intermediate = sk_X509_value(chain, 0);
+    install("ca.pem", "other.pem"); // another ssl_ca_name: the root
+    struct tls_certtable *t3 = build();
+    cr_assert_neq(ctx_of(t2, "chained.test"), ctx_of(t3, "chained.test"));
+    cr_assert(SSL_CTX_get0_chain_certs(ctx_of(t3, "chained.test"), &chain));
+    cr_assert_eq(sk_X509_num(chain), 1);
+    cr_assert_neq(X509_cmp(sk_X509_value(chain, 0), intermediate), 0, "the new chain is served");
+    // The same key bytes under a new status and mtime: hashed, the same version, reused.
+    set_mtime("site.key", (struct timespec){.tv_sec = 1700000000});
+    struct tls_certtable *t4 = build();
+    cr_assert_eq(ctx_of(t3, "chained.test"), ctx_of(t4, "chained.test"));
+    // A key file whose bytes change (the same key, written as PKCS#8 or not, is another file):
+    // appending a newline changes the contents.
+    FILE *f = fopen(path_of("site.key"), "a");
+    cr_assert_not_null(f);
+    fputs("\n", f);
+    cr_assert_eq(fclose(f), 0);
+    struct tls_certtable *t5 = build();
+    cr_assert_neq(ctx_of(t4, "chained.test"), ctx_of(t5, "chained.test"), "new key bytes");
+    struct tls_certtable *ts[] = {t1, t2, t3, t4, t5};
+    for (size_t i = 0; i < 5; i++)
+        tls_certtable_free(ts[i]);
 }
