@@ -25,6 +25,8 @@
 #define SETTLE_NS 20000000L
 #define SETTLE_WHOLE_SECONDS 2
 
+#define DIRS_MAX 8
+
 // struct file_status: what stat() tells about a file that is compared between builds.
 struct file_status {
     dev_t dev;
@@ -58,6 +60,13 @@ struct tls_certcache {
     size_t n;
     uint64_t versions; // the last version handed out
     struct tls_certcache_stats stats;
+    // The directories of this build's files, opened once (O_PATH) so that each stat walks one
+    // name instead of the whole path; closed when the build ends.
+    struct build_dir {
+        char *path; // without the trailing '/'
+        int fd;     // -1: could not be opened (stat() the full path)
+    } dirs[DIRS_MAX];
+    size_t n_dirs;
 };
 
 // path_hash is 64-bit FNV-1a over the path's bytes.
@@ -252,10 +261,47 @@ struct tls_certcache *tls_certcache_new(void)
     return calloc(1, sizeof(struct tls_certcache));
 }
 
+// close_dirs closes the directories opened by the build that ends.
+static void close_dirs(struct tls_certcache *c)
+{
+    for (size_t i = 0; i < c->n_dirs; i++) {
+        if (c->dirs[i].fd >= 0)
+            close(c->dirs[i].fd);
+        free(c->dirs[i].path);
+    }
+    c->n_dirs = 0;
+}
+
+// dir_fd returns an O_PATH descriptor of the directory of path (the first dlen bytes) opened by
+// this build, or -1 (then path is stat()ed whole).
+static int dir_fd(struct tls_certcache *c, const char *path, size_t dlen)
+{
+    for (size_t i = 0; i < c->n_dirs; i++)
+        if (strlen(c->dirs[i].path) == dlen && memcmp(c->dirs[i].path, path, dlen) == 0)
+            return c->dirs[i].fd;
+    if (c->n_dirs == DIRS_MAX)
+        return -1;
+    char *dir = strndup(path, dlen);
+    if (!dir)
+        return -1;
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    c->dirs[c->n_dirs++] = (struct build_dir){.path = dir, .fd = fd};
+    return fd;
+}
+
+// stat_file is stat(path), through the directory of path that this build holds open.
+static int stat_file(struct tls_certcache *c, const char *path, struct stat *st)
+{
+    const char *slash = strrchr(path, '/');
+    int fd = slash && slash > path && slash[1] ? dir_fd(c, path, (size_t)(slash - path)) : -1;
+    return fd >= 0 ? fstatat(fd, slash + 1, st, 0) : stat(path, st);
+}
+
 void tls_certcache_free(struct tls_certcache *c)
 {
     if (!c)
         return;
+    close_dirs(c);
     for (size_t i = 0; i < c->n_buckets; i++) {
         struct tls_certcache_file *f = c->buckets[i], *next;
         for (; f; f = next) {
@@ -269,17 +315,20 @@ void tls_certcache_free(struct tls_certcache *c)
 
 void tls_certcache_begin(struct tls_certcache *c)
 {
+    close_dirs(c);                       // a build left open
     sweep(c, only_failed_build, unmark); // nothing to drop unless a build was left open
     c->stats = (struct tls_certcache_stats){.entries = c->n};
 }
 
 void tls_certcache_commit(struct tls_certcache *c)
 {
+    close_dirs(c);
     sweep(c, unused_by_new, make_live);
 }
 
 void tls_certcache_abort(struct tls_certcache *c)
 {
+    close_dirs(c);
     sweep(c, only_failed_build, unmark);
 }
 
@@ -317,11 +366,11 @@ static bool holds(const struct tls_certcache_file *e, enum tls_certcache_want wa
 
 // unchanged_by_status is true when e may be reused without reading path: its recorded status
 // had settled, it holds what want asks for, and path's status is still the same.
-static bool unchanged_by_status(const struct tls_certcache_file *e, const char *path,
-                                enum tls_certcache_want want)
+static bool unchanged_by_status(struct tls_certcache *c, const struct tls_certcache_file *e,
+                                const char *path, enum tls_certcache_want want)
 {
     struct stat st;
-    if (!e || !e->settled || !holds(e, want) || stat(path, &st) < 0)
+    if (!e || !e->settled || !holds(e, want) || stat_file(c, path, &st) < 0)
         return false; // a stat failure is reported by the read that follows
     struct file_status now = status_of(&st);
     return S_ISREG(st.st_mode) && status_eq(&e->st, &now);
@@ -348,7 +397,7 @@ int tls_certcache_read(struct tls_certcache *c, const char *path, enum tls_certc
     *len = 0;
     uint64_t h = path_hash(path);
     struct tls_certcache_file *e = find(c, path, h);
-    if (unchanged_by_status(e, path, want)) {
+    if (unchanged_by_status(c, e, path, want)) {
         c->stats.hits++;
         c->stats.stat_only++;
         e->seen = true;
