@@ -119,7 +119,8 @@ void tls_certtable_set_ctx_recipe(struct tls_certtable *t, tls_ctx_recipe_fn rec
 // gets a fresh SSL_CTX from factory (NULL: SSL_CTX_new(TLS_method())), reads the certificate file
 // (the leaf, then any intermediates), appends the certificates of ssl_ca_name, reads the key (from
 // ssl_key_name, or else from the certificate file), checks that the key matches the leaf, and
-// installs them; then it indexes the line's names, dest_ip and default as described above.
+// installs them (or takes an earlier build's context: tls_certtable_set_ctx_recipe); then it
+// indexes the line's names, dest_ip and default as described above.
 // Errors, each recorded in err (may be NULL) with file m->path and the line's number, and each
 // discarding that line while the other lines are still checked: a file that cannot be read or
 // parsed (the reason names the path, never the contents), a key that does not match its
