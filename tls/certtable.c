@@ -156,10 +156,10 @@ static void index_place(struct index *ix, uint64_t h, unsigned char *key, size_t
     ix->n++;
 }
 
-// index_grow doubles ix (rehashing every key). Returns 0 or -ENOMEM (ix unchanged).
-static int index_grow(struct index *ix)
+// index_resize moves ix into cap slots (a power of two, more than twice its keys), rehashing
+// every key. Returns 0 or -ENOMEM (ix unchanged).
+static int index_resize(struct index *ix, size_t cap)
 {
-    size_t cap = ix->cap ? ix->cap * 2 : 64;
     struct slot *old = ix->slots;
     size_t old_cap = ix->cap;
     ix->slots = calloc(cap, sizeof(*ix->slots));
@@ -176,15 +176,21 @@ static int index_grow(struct index *ix)
     return 0;
 }
 
-// index_reserve grows ix, when needed, to hold n keys without growing again. Returns 0 or
+// index_grow doubles ix. Returns 0 or -ENOMEM (ix unchanged).
+static int index_grow(struct index *ix)
+{
+    return index_resize(ix, ix->cap ? ix->cap * 2 : 64);
+}
+
+// index_reserve sizes ix, in one step, to take n more keys without growing. Returns 0 or
 // -ENOMEM (ix unchanged). A reload of many lines would otherwise rehash the index at every
 // doubling.
 static int index_reserve(struct index *ix, size_t n)
 {
-    while ((ix->n + n) * 2 > ix->cap)
-        if (index_grow(ix) < 0)
-            return -ENOMEM;
-    return 0;
+    size_t cap = ix->cap ? ix->cap : 64;
+    while ((ix->n + n) * 2 > cap)
+        cap *= 2;
+    return cap == ix->cap ? 0 : index_resize(ix, cap);
 }
 
 // index_put stores e under a copy of key. Returns 0, -EEXIST (with *prev set to the entry that
