@@ -34,8 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <urcu-qsbr.h>
@@ -62,6 +64,7 @@ static const struct core_rec_decl core_recs[] = {
     {"proxy.config.http.server_ports", CORE_REC_STRING, DEFAULT_PORTS},
     {"proxy.config.net.listen_backlog", CORE_REC_INT, "1024"},
     {"proxy.config.stop.shutdown_timeout", CORE_REC_INT, "30"},
+    {"proxy.config.tlsedge.reload_nice", CORE_REC_INT, "10"},
     {"proxy.config.log.logfile_dir", CORE_REC_STRING, ""},
     {"proxy.config.diags.debug.enabled", CORE_REC_INT, "0"},
     {"proxy.config.diags.debug.tags", CORE_REC_STRING, ""},
@@ -566,6 +569,11 @@ static int serve(struct core_snapshot *snap, const struct options *o, const stru
         net_port_format(&ports[i], name, sizeof(name));
         core_log_note("listening on %s", name);
     }
+    // The main thread builds reloads: background work that must not take CPU from serving
+    // (a worker, or a load on the same machine). Threads made before keep their priority.
+    int64_t nice = core_records_get_int(rec, "proxy.config.tlsedge.reload_nice");
+    if (nice > 0 && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice > 19 ? 19 : (int)nice) < 0)
+        core_log_warn("proxy.config.tlsedge.reload_nice: setpriority: %s", strerror(errno));
     core_log_note("tlsedge %s started: %d workers%s, configuration generation %llu",
                   TLSEDGE_VERSION, nw, pin ? " (pinned)" : "",
                   (unsigned long long)core_snapshot_generation(snap));
