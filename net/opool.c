@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <urcu/compiler.h>
 #include <urcu/list.h>
@@ -124,11 +125,21 @@ static void drop(struct parked *p)
 }
 
 // The origin sent something or closed while the connection was idle: it cannot be reused.
-// (EPOLLOUT alone is the send buffer draining after the last request: nothing happened.)
+// EPOLLOUT alone is the send buffer draining after the last request, and EPOLLIN alone may be
+// the edge of the response the transaction already read (it read before the edge was
+// delivered, and the registration moved to the pool meanwhile): a peek tells.
 static void on_event(struct net_oreg *r, uint32_t events)
 {
-    if (events & ~(uint32_t)EPOLLOUT)
-        drop(r->owner);
+    struct parked *p = r->owner;
+    if (!(events & ~(uint32_t)EPOLLOUT))
+        return;
+    if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        char b;
+        ssize_t n = recv(p->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; // nothing new: still idle
+    }
+    drop(p);
 }
 
 static void on_timer(struct core_timer *t, void *arg)
