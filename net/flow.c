@@ -67,7 +67,8 @@ int net_buf_append(struct buf *b, const char *data, size_t len)
             b->cap = b->end + len;
         }
     }
-    memcpy(b->data + b->end, data, len);
+    if (len) // an empty buffer has no data pointer to add nothing to
+        memcpy(b->data + b->end, data, len);
     b->end += len;
     return 0;
 }

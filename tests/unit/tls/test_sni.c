@@ -117,6 +117,7 @@ Test(tls_sni, partial_blind_route_is_kept_and_checked)
     cr_assert_eq(err.warnings, 0);
     cr_assert_str_eq(cfg->entry[0].partial_blind_route, "b.test:443");
     cr_assert_null(cfg->entry[0].forward_route);
+    tls_sni_config_free(cfg);
     core_err_init(&err);
     cr_assert_null(parse("sni:\n  - fqdn: a.test\n    partial_blind_route: b.test\n"));
     cr_assert(strstr(first_msg(), "partial_blind_route: expected host:port"), "%s", first_msg());
