@@ -173,6 +173,16 @@ ssize_t net_http_client_write(void *ctx, void *buf, size_t len);
 ssize_t net_http_origin_read(void *ctx, void *buf, size_t len);
 ssize_t net_http_origin_write(void *ctx, void *buf, size_t len);
 
+// ---- the origin's TLS (net/origin.c) ----
+
+// net_origin_tls_start begins TLS on h's connected origin socket (peer: the address connected
+// to): the SSL per the origin's profile, its outbound hook state when plugins want one. Returns
+// the pump's progress.
+int net_origin_tls_start(struct net_http *h, const struct sockaddr_storage *peer);
+// net_origin_tls_step advances the origin handshake (OUTBOUND_START, the handshake, VERIFY_SERVER
+// waits): on success the request flows (or the partial-blind tunnel opens); a failure is 502.
+int net_origin_tls_step(struct net_http *h);
+
 // ---- tunnels (net/tunnel.c) ----
 
 // net_tunnel_start handles CONNECT host:port (req, whose head is in buf): refused with 403
