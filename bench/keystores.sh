@@ -106,7 +106,7 @@ alone() { # ADDR TOKEN LABEL -> "rate machine-cpu-%" (all CPUs busy: 100 % x CPU
         -n "$POOL" -d "$DUR" | jq -r '.rate|floor')
     t1=$(ticks)
     echo "$rate $(echo "$t0 $t1" | awk -v n="$(nproc)" '{b = $3 - $1; t = $4 - $2;
-        printf "%d", t > 0 ? 100 * n * b / t : 0}')"
+        printf "%d", (t > 0 ? 100 * n * b / t : 0)}')"
 }
 
 {
