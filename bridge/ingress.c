@@ -293,19 +293,12 @@ static bool start_tls(struct bridge_up *up)
 // Returns true when the connect finished (state moved on or failed), false while in progress.
 static bool step_connecting(struct bridge_up *up)
 {
-    int err = 0;
-    socklen_t len = sizeof(err);
     struct sockaddr_storage peer;
-    socklen_t plen = sizeof(peer);
-    if (getsockopt(up->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err == 0 && getpeername(up->fd, (struct sockaddr *)&peer, &plen) < 0) {
-        if (errno == ENOTCONN)
-            return false;
-        err = errno;
-    }
-    if (err) {
-        fail(up, st.connect_failures, 502, "connect: %s", strerror(err));
+    int rc = net_connect_result(up->fd, &peer);
+    if (rc == -EINPROGRESS)
+        return false;
+    if (rc < 0) {
+        fail(up, st.connect_failures, 502, "connect: %s", strerror(-rc));
         return true;
     }
     return start_tls(up);

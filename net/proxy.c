@@ -773,23 +773,16 @@ static int step_response(struct net_http *h)
 
 static int step_connecting(struct net_http *h)
 {
-    int err = 0;
-    socklen_t len = sizeof(err);
     struct sockaddr_storage peer;
-    socklen_t plen = sizeof(peer);
-    if (getsockopt(h->ofd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err == 0 && getpeername(h->ofd, (struct sockaddr *)&peer, &plen) < 0) {
-        if (errno == ENOTCONN)
-            return 0; // still connecting
-        err = errno;
-    }
-    if (err) {
+    int rc = net_connect_result(h->ofd, &peer);
+    if (rc == -EINPROGRESS)
+        return 0; // still connecting
+    if (rc < 0) {
         char cpeer[64];
         net_conn_peer_text(h->c, cpeer, sizeof(cpeer));
         core_stat_inc(net_http_st.connect_fail);
         core_log_warn("origin %s:%u for client %s: connect: %s", h->origin_host,
-                      h->origin_port, cpeer, strerror(err));
+                      h->origin_port, cpeer, strerror(-rc));
         net_http_reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return 1;
     }

@@ -146,3 +146,16 @@ void net_resolve_cancel(struct net_resolve *r)
     if (r)
         r->cancelled = true;
 }
+
+int net_connect_result(int fd, struct sockaddr_storage *peer)
+{
+    int err = 0;
+    socklen_t len = sizeof(err), plen = sizeof(*peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    if (err)
+        return -err;
+    if (getpeername(fd, (struct sockaddr *)peer, &plen) < 0)
+        return errno == ENOTCONN ? -EINPROGRESS : -errno;
+    return 0;
+}

@@ -26,6 +26,11 @@ int net_resolver_init(int nthreads);
 int net_resolve_numeric(const char *host, uint16_t port, struct sockaddr_storage *addr,
                         socklen_t *addrlen);
 
+// net_connect_result reports how the non-blocking connect on fd stands: 0 connected (the peer's
+// address in *peer), -EINPROGRESS still connecting, or the negative errno it failed with. Any
+// thread.
+int net_connect_result(int fd, struct sockaddr_storage *peer);
+
 // net_resolve_start resolves host (copied) for port on a resolver thread; fn(arg, ...) runs later
 // on worker w, never before this call returns. Returns a handle for net_resolve_cancel, or NULL
 // when out of memory. Worker w's thread.
