@@ -706,6 +706,7 @@ static void lend_run(struct core_msg *m)
     ERR_clear_error();
     c->lend_msg.fn = lend_returned;
     core_worker_post(c->home, &c->lend_msg);
+    tls_pool_ran(); // c belongs to its worker again: not touched after this
 }
 
 static enum tls_step lend(struct tls_conn *c)
@@ -723,7 +724,7 @@ static enum tls_step lend(struct tls_conn *c)
     c->fd = d;
     set_state(c, TLS_CONN_LENT);
     c->lend_msg.fn = lend_run;
-    tls_pool_post((unsigned)core_worker_id(w), &c->lend_msg);
+    tls_pool_post(&c->lend_msg);
     return TLS_STEP_PENDING;
 }
 

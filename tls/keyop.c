@@ -112,6 +112,7 @@ static void start_backend(struct core_msg *m)
         tls_keyop_finish(op, tls_pkcs11_sign(op, true));
         break;
     }
+    tls_pool_ran();
 }
 
 // Accept mode: the signature, made on the pool thread that holds the lent connection. Blocks;
@@ -169,7 +170,7 @@ static enum ssl_private_key_result_t key_sign(SSL *ssl, uint8_t *out, size_t *ou
         return ssl_private_key_retry;
     }
     op->to_pool.fn = start_backend;
-    tls_pool_post((unsigned)core_worker_id(w), &op->to_pool);
+    tls_pool_post(&op->to_pool);
     return ssl_private_key_retry;
 }
 

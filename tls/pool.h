@@ -34,8 +34,12 @@ bool tls_pool_reserve(void);
 // tls_pool_unreserve gives a slot back once the operation's result was consumed. Any thread.
 void tls_pool_unreserve(void);
 
-// tls_pool_post hands msg to pool thread hint % nthreads (a caller passes e.g. its worker id so
-// that one worker's operations share a thread and its connections). Any thread.
-void tls_pool_post(unsigned hint, struct core_msg *msg);
+// tls_pool_post hands msg to the pool thread with the fewest messages posted and not yet run
+// (ties take turns). msg->fn must call tls_pool_ran() once before it returns. Any thread.
+void tls_pool_post(struct core_msg *msg);
+
+// tls_pool_ran tells the pool that the calling pool thread finished one posted message: the
+// thread counts as less loaded from now on. Pool thread, from the message's function.
+void tls_pool_ran(void);
 
 #endif

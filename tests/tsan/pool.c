@@ -70,6 +70,7 @@ static void on_pool(struct core_msg *m)
     j->output = work(j->input);
     j->msg.fn = on_result;
     core_worker_post(j->owner, &j->msg);
+    tls_pool_ran();
 }
 
 // start_jobs starts jobs on s until IN_FLIGHT are out, JOBS were started, or no slot is free
@@ -90,7 +91,7 @@ static void start_jobs(struct side *s)
         j->input = (uint64_t)core_worker_id(s->w) << 32 | (uint64_t)s->started;
         j->msg.fn = on_pool;
         s->started++;
-        tls_pool_post((unsigned)core_worker_id(s->w), &j->msg);
+        tls_pool_post(&j->msg);
     }
 }
 
