@@ -82,6 +82,7 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.tlsedge.keyless.timeout", CORE_REC_INT, "5000"},
     {"proxy.config.tlsedge.pkcs11.module", CORE_REC_STRING, TLS_PKCS11_DEFAULT_MODULE},
     {"proxy.config.tlsedge.pkcs11.server_address", CORE_REC_STRING, ""},
+    {"proxy.config.tlsedge.pkcs11.connection_per_thread", CORE_REC_INT, "1"},
 };
 
 int tls_config_declare(struct core_records *rec)
@@ -122,6 +123,7 @@ void tls_stats_register(void)
     tls_sesscache_stats_register();
     tls_origin_stats_register();
     tls_keyop_init();
+    tls_pkcs11_stats_register();
 }
 
 // ALPN: HTTP/1.1 is the only application protocol for now. A client that offers ALPN without
@@ -353,10 +355,12 @@ static int pkcs11_key(const struct core_records *rec, SSL_CTX *ctx, const char *
         return k ? -EINVAL : -ENOMEM;
     }
     k->offload = offload_mode(rec);
-    int rc =
-        tls_pkcs11_key_load(k, uri, core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.module"),
-                            core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.server_address"),
-                            leaf, file, line, err);
+    struct tls_pkcs11_opts o = {
+        .module = core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.module"),
+        .server_address = core_records_get_str(rec, "proxy.config.tlsedge.pkcs11.server_address"),
+        .copies = core_records_get_int(rec, "proxy.config.tlsedge.pkcs11.connection_per_thread") != 0,
+    };
+    int rc = tls_pkcs11_key_load(k, uri, &o, leaf, file, line, err);
     if (rc < 0 || tls_keyref_attach(ctx, k) < 0) {
         if (rc >= 0)
             core_err_add(err, file, line, "cannot attach the PKCS#11 key %s", k->name);

@@ -4,6 +4,7 @@
 #include "tls/pkcs11.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "tls/keyop.h"
 #include "tls/p11uri.h"
 
@@ -36,13 +37,29 @@
 #define THREAD_KEYS 64
 #define MODULE_DIR "/usr/lib/x86_64-linux-gnu/pkcs11"
 
-// struct p11_module: one loaded module. Lives until the process exits (a module is never
-// unloaded: handles of its sessions may still be cached by pool threads).
-struct p11_module {
-    char path[PATH_MAX];
+// struct p11_inst: one loaded copy of a module with its own initialisation. For
+// p11-kit-client.so a copy is one connection to the p11-kit server, which serves it with one
+// p11-kit-remote process answering one call at a time.
+struct p11_inst {
     void *dl;
     CK_FUNCTION_LIST_PTR f;
     _Atomic unsigned gen; // initialised generation; 0 = not initialised
+};
+
+// struct p11_module: one module path. Lives until the process exits (a module is never
+// unloaded: handles of its sessions may still be cached by pool threads). The thread that
+// loaded it (the main thread) uses `shared`; with `copies` every other thread loads a copy of
+// its own on first use (dlmopen into a new link-map namespace: the only way to have one
+// process hold several independent p11-kit-client connections), so pool threads sign side by
+// side instead of queueing at one p11-kit-remote process. A thread whose copy cannot be loaded
+// (glibc has room for about ten namespaces) uses `shared`.
+struct p11_module {
+    char path[PATH_MAX];
+    int idx; // in modules[]
+    bool copies;
+    pthread_t opener;
+    struct p11_inst shared;
+    _Atomic bool copy_warned;
 };
 
 // struct tls_p11key: the PKCS#11 part of a key reference. Owned by its tls_keyref.
@@ -59,7 +76,7 @@ struct tls_p11key {
 
 // Per-thread session on one token, and cached key handles.
 struct tsess {
-    struct p11_module *mod;
+    struct p11_inst *in;
     unsigned gen;
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE h;
@@ -73,6 +90,8 @@ struct tkey {
 static struct p11_module *modules[MODULES_MAX];
 static int n_modules;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static int stat_copies = -1; // module copies held by threads (a gauge)
+static __thread struct p11_inst *tinst[MODULES_MAX];
 static _Atomic unsigned fork_gen = 1;
 static _Atomic uint64_t next_serial;
 static __thread struct tsess tsessions[THREAD_SESSIONS];
@@ -119,8 +138,9 @@ static void after_fork(void)
     pthread_mutex_init(&init_lock, NULL);
 }
 
-// Initialises m for the current generation. Returns CKR_OK or the module's error. Any thread.
-static CK_RV module_ready(struct p11_module *m)
+// Initialises m (a module copy) for the current generation. Returns CKR_OK or the module's
+// error. Any thread.
+static CK_RV module_ready(struct p11_inst *m)
 {
     unsigned g = atomic_load(&fork_gen);
     if (atomic_load(&m->gen) == g)
@@ -140,9 +160,60 @@ static CK_RV module_ready(struct p11_module *m)
 }
 
 // A module that says it is not initialised is initialised again by the next caller.
-static void module_reset(struct p11_module *m)
+static void module_reset(struct p11_inst *m)
 {
     atomic_store(&m->gen, 0);
+}
+
+// Loads a copy of m's module for the calling thread. Returns it, or NULL after a warning (once
+// per module) when the copy cannot be loaded.
+static struct p11_inst *copy_load(struct p11_module *m)
+{
+    struct p11_inst *in = calloc(1, sizeof(*in));
+    const char *why = "out of memory";
+    if (in)
+        in->dl = dlmopen(LM_ID_NEWLM, m->path, RTLD_NOW | RTLD_LOCAL);
+    if (in && !in->dl)
+        why = dlerror();
+    CK_C_GetFunctionList gfl =
+        in && in->dl ? (CK_C_GetFunctionList)dlsym(in->dl, "C_GetFunctionList") : NULL;
+    if (in && in->dl && !gfl)
+        why = "no C_GetFunctionList";
+    if (gfl && gfl(&in->f) == CKR_OK && in->f) {
+        core_stat_inc(stat_copies);
+        return in;
+    }
+    if (!atomic_exchange(&m->copy_warned, true))
+        core_log_warn("PKCS#11 module %s: cannot load a copy for a handshake thread (%s); "
+                      "such threads share the main connection",
+                      m->path, why ? why : "C_GetFunctionList failed");
+    if (in && in->dl)
+        dlclose(in->dl);
+    free(in);
+    return NULL;
+}
+
+// The calling thread's copy of m (see struct p11_module).
+static struct p11_inst *inst_for(struct p11_module *m)
+{
+    struct p11_inst *in = tinst[m->idx];
+    if (in)
+        return in;
+    in = &m->shared;
+    if (m->copies && !pthread_equal(m->opener, pthread_self())) {
+        pthread_mutex_lock(&init_lock);
+        struct p11_inst *c = copy_load(m);
+        pthread_mutex_unlock(&init_lock);
+        if (c)
+            in = c;
+    }
+    tinst[m->idx] = in;
+    return in;
+}
+
+void tls_pkcs11_stats_register(void)
+{
+    stat_copies = core_stat_register("proxy.process.tlsedge.pkcs11_thread_connections");
 }
 
 static const char *resolve_module(const struct tls_p11uri *u, const char *deflt, char *buf,
@@ -157,8 +228,15 @@ static const char *resolve_module(const struct tls_p11uri *u, const char *deflt,
     return deflt && deflt[0] ? deflt : TLS_PKCS11_DEFAULT_MODULE;
 }
 
-static int module_open(const char *path, struct p11_module **out, const char *file, int line,
-                       struct core_err *err)
+// True for p11-kit's RPC client (one connection per loaded copy).
+static bool is_rpc_client(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    return strcmp(base ? base + 1 : path, "p11-kit-client.so") == 0;
+}
+
+static int module_open(const char *path, bool copies, struct p11_module **out, const char *file,
+                       int line, struct core_err *err)
 {
     for (int i = 0; i < n_modules; i++)
         if (strcmp(modules[i]->path, path) == 0) {
@@ -193,20 +271,23 @@ static int module_open(const char *path, struct p11_module **out, const char *fi
     if (!m)
         return -ENOMEM;
     snprintf(m->path, sizeof(m->path), "%s", path);
-    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    m->shared.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     CK_C_GetFunctionList gfl =
-        m->dl ? (CK_C_GetFunctionList)dlsym(m->dl, "C_GetFunctionList") : NULL;
-    if (!gfl || gfl(&m->f) != CKR_OK || !m->f) {
+        m->shared.dl ? (CK_C_GetFunctionList)dlsym(m->shared.dl, "C_GetFunctionList") : NULL;
+    if (!gfl || gfl(&m->shared.f) != CKR_OK || !m->shared.f) {
         const char *e = dlerror();
         core_err_add(err, file, line, "cannot load PKCS#11 module %s: %s", path,
                      e ? e : "no C_GetFunctionList");
-        if (m->dl)
-            dlclose(m->dl);
+        if (m->shared.dl)
+            dlclose(m->shared.dl);
         free(m);
         return -EINVAL;
     }
     if (n_modules == 0)
         pthread_atfork(NULL, NULL, after_fork);
+    m->copies = copies && is_rpc_client(path);
+    m->opener = pthread_self();
+    m->idx = n_modules;
     modules[n_modules++] = m;
     *out = m;
     return 0;
@@ -224,7 +305,7 @@ static bool field_eq(const unsigned char *f, size_t flen, const char *want)
     return strlen(want) == flen && memcmp(f, want, flen) == 0;
 }
 
-static CK_RV find_slot(struct p11_module *m, const struct tls_p11uri *u, CK_SLOT_ID *out)
+static CK_RV find_slot(struct p11_inst *m, const struct tls_p11uri *u, CK_SLOT_ID *out)
 {
     CK_SLOT_ID slots[32];
     CK_ULONG n = 32;
@@ -250,8 +331,8 @@ static CK_RV find_slot(struct p11_module *m, const struct tls_p11uri *u, CK_SLOT
 
 static void session_drop(struct tsess *s, bool close_it)
 {
-    if (close_it && s->mod && s->gen == atomic_load(&s->mod->gen))
-        s->mod->f->C_CloseSession(s->h);
+    if (close_it && s->in && s->gen == atomic_load(&s->in->gen))
+        s->in->f->C_CloseSession(s->h);
     for (int i = 0; i < THREAD_KEYS; i++)
         if (tkeys[i].s == s)
             tkeys[i].s = NULL;
@@ -264,17 +345,43 @@ static bool pin_refusal(CK_RV rv)
            rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
 }
 
-// Returns this thread's logged-in session on k's token (slot), opening it when needed, or NULL
-// with the module's error in *rv (-EACCES-worthy PIN refusals set k->pin_refused).
-static struct tsess *session_get(struct tls_p11key *k, CK_SLOT_ID slot, CK_RV *rv)
+// Opens a session on slot through in and logs in with k's PIN. Returns CKR_OK with *h set, or
+// the module's error (PIN refusals set k->pin_refused). Logins are made one at a time: a
+// token's library in several server processes (one per connection) can fail logins that
+// race each other (SoftHSM2 2.6 answers CKR_GENERAL_ERROR).
+static CK_RV session_open(struct tls_p11key *k, struct p11_inst *in, CK_SLOT_ID slot,
+                          CK_SESSION_HANDLE *h)
 {
-    unsigned gen = atomic_load(&k->mod->gen);
+    static pthread_mutex_t login_lock = PTHREAD_MUTEX_INITIALIZER;
+    CK_RV rv = in->f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, h);
+    if (rv != CKR_OK || !k->pin)
+        return rv;
+    pthread_mutex_lock(&login_lock);
+    rv = in->f->C_Login(*h, CKU_USER, (CK_UTF8CHAR_PTR)k->pin, strlen(k->pin));
+    pthread_mutex_unlock(&login_lock);
+    if (rv == CKR_USER_ALREADY_LOGGED_IN)
+        rv = CKR_OK;
+    if (rv != CKR_OK) {
+        if (pin_refusal(rv))
+            atomic_store(&k->pin_refused, true);
+        in->f->C_CloseSession(*h);
+    }
+    return rv;
+}
+
+// Returns this thread's logged-in session on k's token (slot) through in, opening it when
+// needed, or NULL with the module's error in *rv (-EACCES-worthy PIN refusals set
+// k->pin_refused).
+static struct tsess *session_get(struct tls_p11key *k, struct p11_inst *in, CK_SLOT_ID slot,
+                                 CK_RV *rv)
+{
+    unsigned gen = atomic_load(&in->gen);
     struct tsess *free_one = NULL;
     for (int i = 0; i < THREAD_SESSIONS; i++) {
         struct tsess *s = &tsessions[i];
-        if (s->mod == k->mod && s->gen == gen && s->slot == slot)
+        if (s->in == in && s->gen == gen && s->slot == slot)
             return s;
-        if (!free_one && (!s->mod || s->gen != atomic_load(&s->mod->gen)))
+        if (!free_one && (!s->in || s->gen != atomic_load(&s->in->gen)))
             free_one = s;
     }
     if (!free_one) {
@@ -282,21 +389,9 @@ static struct tsess *session_get(struct tls_p11key *k, CK_SLOT_ID slot, CK_RV *r
         session_drop(free_one, true);
     }
     CK_SESSION_HANDLE h;
-    *rv = k->mod->f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
-    if (*rv != CKR_OK)
+    if ((*rv = session_open(k, in, slot, &h)) != CKR_OK)
         return NULL;
-    if (k->pin) {
-        *rv = k->mod->f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)k->pin, strlen(k->pin));
-        if (*rv == CKR_USER_ALREADY_LOGGED_IN)
-            *rv = CKR_OK;
-        if (*rv != CKR_OK) {
-            if (pin_refusal(*rv))
-                atomic_store(&k->pin_refused, true);
-            k->mod->f->C_CloseSession(h);
-            return NULL;
-        }
-    }
-    *free_one = (struct tsess){.mod = k->mod, .gen = gen, .slot = slot, .h = h};
+    *free_one = (struct tsess){.in = in, .gen = gen, .slot = slot, .h = h};
     return free_one;
 }
 
@@ -311,7 +406,7 @@ static int find_key(struct tsess *s, const struct tls_p11key *k, CK_OBJECT_HANDL
         t[n++] = (CK_ATTRIBUTE){CKA_LABEL, k->uri.object, strlen(k->uri.object)};
     if (k->uri.id)
         t[n++] = (CK_ATTRIBUTE){CKA_ID, k->uri.id, k->uri.id_len};
-    CK_FUNCTION_LIST_PTR f = s->mod->f;
+    CK_FUNCTION_LIST_PTR f = s->in->f;
     CK_OBJECT_HANDLE objs[2];
     CK_ULONG found = 0;
     *rv = f->C_FindObjectsInit(s->h, t, n);
@@ -329,22 +424,23 @@ static int find_key(struct tsess *s, const struct tls_p11key *k, CK_OBJECT_HANDL
     return 0;
 }
 
-// Returns (through *out) this thread's cached handle of k, resolving it when needed: 0,
-// -EACCES (PIN refused), -ENOENT, -E2BIG, or -EIO with the module's error in *rv.
-static int key_resolve(struct tls_p11key *k, struct tkey **out, CK_RV *rv)
+// Returns (through *out) this thread's cached handle of k (through in, the thread's copy of
+// k's module), resolving it when needed: 0, -EACCES (PIN refused), -ENOENT, -E2BIG, or -EIO
+// with the module's error in *rv.
+static int key_resolve(struct tls_p11key *k, struct p11_inst *in, struct tkey **out, CK_RV *rv)
 {
     for (int i = 0; i < THREAD_KEYS; i++)
-        if (tkeys[i].serial == k->serial && tkeys[i].s &&
-            tkeys[i].s->gen == atomic_load(&k->mod->gen)) {
+        if (tkeys[i].serial == k->serial && tkeys[i].s && tkeys[i].s->in == in &&
+            tkeys[i].s->gen == atomic_load(&in->gen)) {
             *out = &tkeys[i];
             return 0;
         }
     if (atomic_load(&k->pin_refused))
         return -EACCES;
     CK_SLOT_ID slot;
-    if ((*rv = find_slot(k->mod, &k->uri, &slot)) != CKR_OK)
+    if ((*rv = find_slot(in, &k->uri, &slot)) != CKR_OK)
         return -EIO;
-    struct tsess *s = session_get(k, slot, rv);
+    struct tsess *s = session_get(k, in, slot, rv);
     if (!s)
         return atomic_load(&k->pin_refused) ? -EACCES : -EIO;
     CK_OBJECT_HANDLE obj;
@@ -428,7 +524,7 @@ static int sign_once(const struct tls_p11key *k, struct tkey *tk, uint16_t sigal
     int inlen = sign_input(k, sigalg, digest, dlen, &mech, &pss, in, sizeof(in));
     if (inlen < 0)
         return inlen;
-    CK_FUNCTION_LIST_PTR f = tk->s->mod->f;
+    CK_FUNCTION_LIST_PTR f = tk->s->in->f;
     CK_ULONG rawlen = sizeof(raw);
     *rv = f->C_SignInit(tk->s->h, &mech, tk->obj);
     if (*rv == CKR_OK)
@@ -460,11 +556,12 @@ static int p11_sign(struct tls_p11key *k, uint16_t sigalg, const uint8_t *digest
 {
     int rc = -EIO;
     *rv = CKR_OK;
+    struct p11_inst *in = inst_for(k->mod);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if ((*rv = module_ready(k->mod)) != CKR_OK)
+        if ((*rv = module_ready(in)) != CKR_OK)
             return -EIO;
         struct tkey *tk = NULL;
-        rc = key_resolve(k, &tk, rv);
+        rc = key_resolve(k, in, &tk, rv);
         if (rc == 0)
             rc = sign_once(k, tk, sigalg, digest, dlen, sig, sig_len, cap, rv);
         if (rc == 0 || rc == -EACCES || rc == -ENOENT || rc == -E2BIG || rc == -ENOTSUP ||
@@ -473,7 +570,7 @@ static int p11_sign(struct tls_p11key *k, uint16_t sigalg, const uint8_t *digest
         if (tk && tk->s)
             session_drop(tk->s, true);
         if (*rv == CKR_CRYPTOKI_NOT_INITIALIZED)
-            module_reset(k->mod);
+            module_reset(in);
     }
     return rc;
 }
@@ -510,8 +607,18 @@ int tls_pkcs11_sign(struct tls_keyop *op, bool offline_rcu)
 void tls_pkcs11_thread_fini(void)
 {
     for (int i = 0; i < THREAD_SESSIONS; i++)
-        if (tsessions[i].mod)
+        if (tsessions[i].in)
             session_drop(&tsessions[i], true);
+    for (int i = 0; i < MODULES_MAX; i++) {
+        struct p11_inst *in = tinst[i];
+        tinst[i] = NULL;
+        if (!in || in == &modules[i]->shared)
+            continue;
+        if (atomic_load(&in->gen) == atomic_load(&fork_gen))
+            in->f->C_Finalize(NULL); // closes the connection; the copy stays mapped
+        core_stat_add(stat_copies, -1);
+        free(in);
+    }
 }
 
 void tls_pkcs11_key_free(struct tls_p11key *k)
@@ -630,7 +737,7 @@ static int pick_sigalgs(struct tls_keyref *key, struct tls_p11key *k, struct tse
     CK_MECHANISM_TYPE mechs[256];
     CK_ULONG n = 256;
     bool ecdsa = false, pkcs1 = false, x509 = false, pss = false;
-    if (s->mod->f->C_GetMechanismList(s->slot, mechs, &n) != CKR_OK)
+    if (s->in->f->C_GetMechanismList(s->slot, mechs, &n) != CKR_OK)
         n = 0;
     for (CK_ULONG i = 0; i < n; i++) {
         ecdsa |= mechs[i] == CKM_ECDSA;
@@ -682,9 +789,10 @@ static bool verify(X509 *leaf, uint16_t sigalg, const uint8_t *digest, size_t dl
 static int probe(struct tls_keyref *key, struct tls_p11key *k, X509 *leaf, const char *file,
                  int line, struct core_err *err)
 {
-    CK_RV rv = module_ready(k->mod);
+    struct p11_inst *in = inst_for(k->mod);
+    CK_RV rv = module_ready(in);
     struct tkey *tk = NULL;
-    int rc = rv == CKR_OK ? key_resolve(k, &tk, &rv) : -EIO;
+    int rc = rv == CKR_OK ? key_resolve(k, in, &tk, &rv) : -EIO;
     if (rc == -EACCES || rc == -ENOENT || rc == -E2BIG) {
         core_err_add(err, file, line, "PKCS#11 key %s: %s", key->name,
                      rc == -EACCES   ? "the token refused the PIN"
@@ -731,8 +839,8 @@ static void public_name(char *out, size_t len, const char *uri)
     snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), uri);
 }
 
-int tls_pkcs11_key_load(struct tls_keyref *key, const char *uri, const char *module,
-                        const char *server_address, X509 *leaf, const char *file, int line,
+int tls_pkcs11_key_load(struct tls_keyref *key, const char *uri,
+                        const struct tls_pkcs11_opts *o, X509 *leaf, const char *file, int line,
                         struct core_err *err)
 {
     char why[160], buf[PATH_MAX];
@@ -747,10 +855,11 @@ int tls_pkcs11_key_load(struct tls_keyref *key, const char *uri, const char *mod
     }
     if ((rc = read_pin(k, file, line, err)) < 0)
         goto fail;
-    if (server_address && server_address[0])
-        setenv("P11_KIT_SERVER_ADDRESS", server_address, 0); // an address already set wins
-    const char *path = resolve_module(&k->uri, module, buf, sizeof(buf));
-    if ((rc = module_open(path, &k->mod, file, line, err)) < 0)
+    // Before any module copy is loaded: a copy's C library takes the environment as it is then.
+    if (o->server_address && o->server_address[0])
+        setenv("P11_KIT_SERVER_ADDRESS", o->server_address, 0); // an address already set wins
+    const char *path = resolve_module(&k->uri, o->module, buf, sizeof(buf));
+    if ((rc = module_open(path, o->copies, &k->mod, file, line, err)) < 0)
         goto fail;
     if (key->key_type == EVP_PKEY_EC && key->ec_nid != NID_X9_62_prime256v1 &&
         key->ec_nid != NID_secp384r1) {

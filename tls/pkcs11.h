@@ -10,6 +10,11 @@
 // Each thread that signs (the handshake pool threads; the main thread for the check at load)
 // keeps its own session per token, logged in once, and caches key handles; a session the
 // module reports as gone (server restarted, token removed) is reopened once per signature.
+// p11-kit-client.so multiplexes every thread's calls over one connection, which the p11-kit
+// server answers one call at a time (one p11-kit-remote process per connection): so each
+// handshake thread loads a copy of its own (dlmopen into a new namespace), that is its own
+// connection, and signatures reach the token side by side
+// (proxy.config.tlsedge.pkcs11.connection_per_thread 0 shares one connection instead).
 // ECDSA signs the digest with CKM_ECDSA and DER-encodes the r||s the token returns; RSA PKCS#1
 // v1.5 signs a DigestInfo with CKM_RSA_PKCS; RSA-PSS is encoded here and signed with the raw
 // CKM_RSA_X_509 when the token offers it (tpm2-pkcs11 1.9's own PSS mechanism breaks through
@@ -33,19 +38,31 @@ struct tls_p11key;
 // The module loaded when neither the URI nor proxy.config.tlsedge.pkcs11.module names one.
 #define TLS_PKCS11_DEFAULT_MODULE "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
 
+// How keys reach their modules (from records.config).
+struct tls_pkcs11_opts {
+    const char *module;         // the default module path; NULL or empty: the built-in one
+    const char *server_address; // exported as P11_KIT_SERVER_ADDRESS unless already set
+    bool copies; // each handshake thread loads its own copy of p11-kit-client.so (its own
+                 // connection to the p11-kit server, served by its own process there)
+};
+
 // tls_pkcs11_key_load fills key (kind TLS_KEY_PKCS11, key_type and ec_nid already set from
-// leaf) from uri: parses it, reads the PIN, loads and initialises the module (module: the
-// configured default module path; server_address: the p11-kit server address exported as
-// P11_KIT_SERVER_ADDRESS unless the environment already has one; either may be NULL or empty),
+// leaf) from uri: parses it, reads the PIN, loads and initialises the module (see struct
+// tls_pkcs11_opts),
 // then, when the token answers, finds the key, checks with one test signature that it matches
 // leaf, and limits key's signature algorithms to the mechanisms the token offers. Returns 0;
 // 1 after a warning in err when the token or key cannot be reached now (key stays usable: its
 // handshakes fail until the token is back); or -EINVAL / -ENOMEM after an error in err at
 // file:line (bad URI, unreadable PIN file, refused or unloadable module, wrong key type, key
 // not matching the certificate). Main thread.
-int tls_pkcs11_key_load(struct tls_keyref *key, const char *uri, const char *module,
-                        const char *server_address, X509 *leaf, const char *file, int line,
+int tls_pkcs11_key_load(struct tls_keyref *key, const char *uri,
+                        const struct tls_pkcs11_opts *o, X509 *leaf, const char *file, int line,
                         struct core_err *err);
+
+// tls_pkcs11_stats_register registers proxy.process.tlsedge.pkcs11_thread_connections (module
+// copies, that is p11-kit connections of their own, held by handshake threads now). Main
+// thread, at start.
+void tls_pkcs11_stats_register(void);
 
 // tls_pkcs11_key_free wipes and frees k (the key's PKCS#11 part). NULL is a no-op. Any thread,
 // once no operation uses it.

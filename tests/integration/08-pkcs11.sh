@@ -44,6 +44,9 @@ ssl_cert_name=$F/b.test.pem ssl_key_name=b.test.key
 CFG
 }
 
+# p11name PREFIX: the fixture's name for the token's p11-kit server (its pid file).
+p11name() { if [ "$1" = hsm ]; then echo softhsm; else echo "$1"; fi; }
+
 # hs NAME [ARGS]: one verified handshake; prints "ok" or "fail".
 hs() {
     n=$1
@@ -68,6 +71,13 @@ handshakes() {
     wait $pids
     check_eq "$1 $3: 8 concurrent ECDSA handshakes" 8 "$(cat "$T"/par.* | grep -c '^ok')"
     rm -f "$T"/par.*
+    # Both handshake threads signed, each through a p11-kit-client copy of its own: its own
+    # connection, served by its own p11-kit-remote process (the server's children: one for the
+    # main thread's check at load, one per handshake thread).
+    check_eq "$1 $3: each of the 2 handshake threads has its own p11-kit connection" 2 \
+        "$(stat proxy.process.tlsedge.pkcs11_thread_connections "$HP")"
+    check_eq "$1 $3: the p11-kit server serves 3 connections" 3 \
+        "$(pgrep -c -P "$(cat "$KS/p11kit-$(p11name "$2").pid")" || true)"
     check_eq "$1 $3: a file-key handshake beside them" ok "$(hs b.test)"
     # A client's handshake is done once it sent Finished: the server's count shows that tlsedge
     # saw every Finished too (in accept mode it may arrive while the connection is lent).
@@ -98,11 +108,34 @@ run_token() {
 }
 
 run_token SoftHSM2 hsm edge "$KS_SOFTHSM_ADDR"
+# proxy.config.tlsedge.pkcs11.connection_per_thread 0: the threads share the main connection.
+conf shared key "$KS_SOFTHSM_ADDR" hsm edge
+echo "CONFIG proxy.config.tlsedge.pkcs11.connection_per_thread INT 0" >>"$d/records.config"
+start_tlsedge shared "$TP" -C "$d"
+pids=""
+for i in 1 2 3 4 5 6; do
+    (hs hsm-rsa.test >"$T/par.$i") &
+    pids="$pids $!"
+done
+wait $pids
+check_eq "one shared connection: 6 concurrent RSA handshakes" 6 "$(cat "$T"/par.* | grep -c '^ok')"
+rm -f "$T"/par.*
+check_eq "one shared connection: no thread loaded a copy" 0 \
+    "$(stat proxy.process.tlsedge.pkcs11_thread_connections "$HP")"
+check_eq "one shared connection: the p11-kit server serves 1 connection" 1 \
+    "$(pgrep -c -P "$(cat "$KS/p11kit-softhsm.pid")" || true)"
+kill "$TLSEDGE_PID"
+wait_exit "$TLSEDGE_PID" 10 || true
+check_eq "one shared connection: tlsedge stopped cleanly" 0 "$EXIT_STATUS"
 # The bench's ceiling: the token's own signing rate, measured by build/tools/p11sign.
 P11_KIT_SERVER_ADDRESS=$KS_SOFTHSM_ADDR "$TOOLS/p11sign" -t edge -l hsm-rsa -p "$KS_PIN_FILE" \
     -n 2 -d 0.3 >"$T/p11sign.out" 2>&1 || true
 check "p11sign signs with the SoftHSM2 key alone, without errors" \
     jq -e '.signs > 0 and .errors == 0' "$T/p11sign.out"
+P11_KIT_SERVER_ADDRESS=$KS_SOFTHSM_ADDR "$TOOLS/p11sign" -c -t edge -l hsm-ec -p "$KS_PIN_FILE" \
+    -n 2 -d 0.3 >"$T/p11sign-c.out" 2>&1 || true
+check "p11sign -c (a module copy per thread) signs without errors" \
+    jq -e '.signs > 0 and .errors == 0' "$T/p11sign-c.out"
 if [ -n "$KS_TPM_ADDR" ]; then
     run_token TPM tpm tpm "$KS_TPM_ADDR"
 else

@@ -7,7 +7,11 @@
 //   {"signs":N,"seconds":S,"rate":R,"threads":T,"errors":E}
 // bench/keystores.sh compares tlsedge's handshake rate on that key against it.
 //
-// p11sign [-m MODULE] -t TOKEN -l LABEL -p PINFILE [-n THREADS] [-d SECONDS]
+// With -c each thread loads its own copy of the module (dlmopen, a link-map namespace of its
+// own): for p11-kit-client.so that is one connection, and one serving p11-kit-remote process,
+// per thread, as tlsedge's pool threads have; without it the threads share one connection.
+//
+// p11sign [-c] [-m MODULE] -t TOKEN -l LABEL -p PINFILE [-n THREADS] [-d SECONDS]
 // Exit status: 0, 1 when the key cannot be used, 2 on a bad command line.
 #include <dlfcn.h>
 #include <pthread.h>
@@ -23,7 +27,10 @@
 
 #define THREADS_MAX 64
 
-static CK_FUNCTION_LIST_PTR f;
+static __thread CK_FUNCTION_LIST_PTR f;
+static CK_FUNCTION_LIST_PTR shared_f;
+static const char *module = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so";
+static bool per_thread;
 static const char *token, *label;
 static char pin[256];
 static double seconds = 5;
@@ -82,12 +89,35 @@ static bool open_key(CK_SESSION_HANDLE *h, CK_OBJECT_HANDLE *key, CK_KEY_TYPE *t
     return rv == CKR_OK && found == 1 && f->C_GetAttributeValue(*h, *key, &kt, 1) == CKR_OK;
 }
 
+// Loads and initialises module (a new copy in a namespace of its own when fresh); NULL on failure.
+static CK_FUNCTION_LIST_PTR load(bool fresh)
+{
+    void *dl = fresh ? dlmopen(LM_ID_NEWLM, module, RTLD_NOW | RTLD_LOCAL)
+                     : dlopen(module, RTLD_NOW | RTLD_LOCAL);
+    CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
+    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+    CK_FUNCTION_LIST_PTR fl = NULL;
+    if (!gfl || gfl(&fl) != CKR_OK || fl->C_Initialize(&args) != CKR_OK) {
+        fprintf(stderr, "p11sign: cannot load or initialise %s%s%s\n", module, dl ? "" : ": ",
+                dl ? "" : dlerror());
+        return NULL;
+    }
+    return fl;
+}
+
 static void *signer(void *arg)
 {
+    // One thread at a time loads and logs in, as tlsedge does: logins racing in several
+    // p11-kit-remote processes can fail (SoftHSM2 answers CKR_GENERAL_ERROR).
+    static pthread_mutex_t setup = PTHREAD_MUTEX_INITIALIZER;
     CK_SESSION_HANDLE h;
     CK_OBJECT_HANDLE key;
     CK_KEY_TYPE type;
-    if (!open_key(&h, &key, &type)) {
+    pthread_mutex_lock(&setup);
+    f = per_thread ? load(true) : shared_f;
+    bool ok = f && open_key(&h, &key, &type);
+    pthread_mutex_unlock(&setup);
+    if (!ok) {
         atomic_store(&failed, true);
         return NULL;
     }
@@ -107,22 +137,27 @@ static void *signer(void *arg)
             atomic_fetch_add(&errors, 1);
     }
     f->C_CloseSession(h);
+    if (per_thread)
+        f->C_Finalize(NULL);
     return NULL;
 }
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: p11sign [-m MODULE] -t TOKEN -l LABEL -p PINFILE [-n THREADS] "
+    fprintf(stderr, "usage: p11sign [-c] [-m MODULE] -t TOKEN -l LABEL -p PINFILE [-n THREADS] "
                     "[-d SECONDS]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *module = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so", *pinfile = NULL;
+    const char *pinfile = NULL;
     int threads = 1, c;
-    while ((c = getopt(argc, argv, "m:t:l:p:n:d:")) != -1) {
+    while ((c = getopt(argc, argv, "cm:t:l:p:n:d:")) != -1) {
         switch (c) {
+        case 'c':
+            per_thread = true;
+            break;
         case 'm':
             module = optarg;
             break;
@@ -154,13 +189,8 @@ int main(int argc, char **argv)
     }
     fclose(pf);
     pin[strcspn(pin, "\r\n")] = '\0';
-    void *dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
-    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
-    if (!gfl || gfl(&f) != CKR_OK || f->C_Initialize(&args) != CKR_OK) {
-        fprintf(stderr, "p11sign: cannot load or initialise %s\n", module);
+    if (!per_thread && !(shared_f = load(false)))
         return 1;
-    }
     pthread_t t[THREADS_MAX];
     double start = now();
     for (int i = 0; i < threads; i++)
@@ -168,7 +198,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
     double took = now() - start;
-    f->C_Finalize(NULL);
+    if (shared_f)
+        shared_f->C_Finalize(NULL);
     if (atomic_load(&failed)) {
         fprintf(stderr, "p11sign: cannot open token '%s' key '%s'\n", token, label);
         return 1;
