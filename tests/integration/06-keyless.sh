@@ -126,6 +126,7 @@ HS_PIDS=""
 timed_hs cn.test "$T/replaced"
 sleep 0.3
 spawn unixsigner2 "$KS" --keys "$T/keys" --listen "unix:$T/ks.sock" --max-seconds 170
+US2_PID=$LAST_PID
 for i in $(seq 1 50); do grep -q '^LISTEN' "$T/unixsigner2.log" && break; sleep 0.1; done
 kill -9 "$OLD_PID"
 wait "$OLD_PID" 2>/dev/null || true
@@ -134,6 +135,15 @@ check_eq "a handshake whose signer was replaced mid-signature succeeds" ok \
     "$(cut -d' ' -f1 "$T/replaced")"
 check_contains "tlsedge sent its request again on a new connection" "$T/tlsedge.log" \
     "keyless signer keyless:unix:.*connection lost .*; 1 requests resent, 0 failed"
+
+# A rolling restart: a third signer takes over the path, then the second one stops gracefully.
+# It must not unlink the path it no longer owns (the third signer's socket).
+spawn unixsigner3 "$KS" --keys "$T/keys" --listen "unix:$T/ks.sock" --max-seconds 170
+for i in $(seq 1 50); do grep -q '^LISTEN' "$T/unixsigner3.log" && break; sleep 0.1; done
+kill "$US2_PID"
+wait "$US2_PID" 2>/dev/null || true
+check "a signer that stops leaves a newer signer's socket path in place" test -S "$T/ks.sock"
+check_eq "handshakes reach the newer signer" ok "$(hs cn.test)"
 
 # The worker never waits: 8 handshakes whose signatures take 500 ms, then one with a file key on
 # the same (single) worker: the file-key handshake completes first.

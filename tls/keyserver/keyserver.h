@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/base.h>
 
@@ -172,9 +173,11 @@ struct ks_options {
 // struct ks_listener: one listening socket. Caller storage, filled by ks_listener_open().
 struct ks_listener {
     int fd;         // -1 when closed; non-blocking, close-on-exec
-    bool is_unix;   // unix socket: path is unlinked on close
+    bool is_unix;   // unix socket: path is unlinked on close while it is still ours
     char name[160]; // "127.0.0.1:8500", "[::1]:8500" or "unix:/path", with the bound port
     char path[108]; // the unix socket's path
+    dev_t dev;      // the socket file bind() made at path (a later signer may replace it)
+    ino_t ino;
 };
 
 // ks_listener_open parses spec (borrowed: "HOST:PORT", "[V6ADDR]:PORT" or "unix:PATH"; port 0
@@ -183,7 +186,9 @@ struct ks_listener {
 // in err), or a negative errno from getaddrinfo/socket/bind/listen (reason in err). Main thread.
 int ks_listener_open(struct ks_listener *l, const char *spec, struct core_err *err);
 
-// ks_listener_close closes l's socket and unlinks its unix path; a closed l is left alone.
+// ks_listener_close closes l's socket and unlinks its unix path when the file there is still
+// the one l bound (a signer started later on the same path has replaced it: it stays); a closed
+// l is left alone.
 void ks_listener_close(struct ks_listener *l);
 
 // struct ks_server: the I/O thread's state (server.c); opaque outside server.c.

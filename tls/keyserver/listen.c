@@ -157,6 +157,11 @@ static int open_unix(struct ks_listener *l, const char *path, struct core_err *e
             close(fd);
         return rc;
     }
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        l->dev = st.st_dev;
+        l->ino = st.st_ino;
+    }
     l->fd = fd;
     l->is_unix = true;
     snprintf(l->path, sizeof(l->path), "%s", path);
@@ -179,6 +184,7 @@ void ks_listener_close(struct ks_listener *l)
         return;
     close(l->fd);
     l->fd = -1;
-    if (l->is_unix)
-        unlink(l->path);
+    struct stat st;
+    if (l->is_unix && lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+        unlink(l->path); // still ours: a newer signer's socket is left in place
 }
