@@ -157,7 +157,7 @@ ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; 
 alone1() { # ADDR TOKEN LABEL [-c] -> "rate machine-cpu-%" (all CPUs busy: 100 % x CPUs)
     local t0 t1 rate
     t0=$(ticks)
-    rate=$(P11_KIT_SERVER_ADDRESS=$1 "$B/tools/p11sign" $4 -t "$2" -l "$3" -p "$KS_PIN_FILE" \
+    rate=$(P11_KIT_SERVER_ADDRESS=$1 "$B/tools/p11sign" ${4:-} -t "$2" -l "$3" -p "$KS_PIN_FILE" \
         -n "$POOL" -d "$DUR" | jq -r '.rate|floor')
     t1=$(ticks)
     echo "${rate:-0} $(echo "$t0 $t1" | awk -v n="$(nproc)" '{b = $3 - $1; t = $4 - $2;
