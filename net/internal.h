@@ -142,7 +142,8 @@ struct net_http {
 struct net_http_stats {
     int requests, responses[6], origin_connects, connect_fail, connect_timeout, origin_bad,
         origin_resets, origin_closed, origin_timeouts, bad_requests, denied, no_remap,
-        stats_requests, txn_timeouts, verify_timeouts, outbound_hook_fail, stale_retries;
+        stats_requests, txn_timeouts, verify_timeouts, outbound_hook_fail, stale_retries,
+        client_aborts;
 };
 
 

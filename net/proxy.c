@@ -115,6 +115,7 @@ void net_http_stats_register(void)
     net_http_st.verify_timeouts =
         core_stat_register("proxy.process.tlsedge.origin_verify_hook_timeouts");
     net_http_st.stale_retries = core_stat_register("proxy.process.tlsedge.origin_stale_retries");
+    net_http_st.client_aborts = core_stat_register("proxy.process.http.err_client_abort_count_stat");
     net_http_st.outbound_hook_fail =
         core_stat_register("proxy.process.tlsedge.outbound_start_hook_failures");
     net_tunnel_stats_register();
@@ -934,10 +935,35 @@ int net_http_start(struct net_conn *c)
     return 0;
 }
 
+// True when the client connection is gone for good: reset or closed both ways, or, over TLS,
+// its FIN (a TLS client does not half-close to wait for an answer; a plain HTTP client may, so
+// its FIN alone keeps the transaction, as ATS's allow_half_open does).
+static bool client_gone(const struct net_conn *c, uint32_t events)
+{
+    return (events & (EPOLLHUP | EPOLLERR)) || (c->tls && (events & EPOLLRDHUP));
+}
+
 void net_http_on_client_event(struct net_conn *c, uint32_t events)
 {
-    if (c->http)
-        net_http_pump(c->http);
+    struct net_http *h = c->http;
+    if (!h)
+        return;
+    // While the origin connects or shakes hands nothing reads the client: a client that left
+    // would otherwise hold the origin connection (and a VERIFY_SERVER plugin's work) until the
+    // handshake or its timeout ended. Stop now, as nginx does for a client that closes early.
+    if ((h->state == NET_HTTP_CONNECTING || h->state == NET_HTTP_ORIGIN_TLS) &&
+        client_gone(c, events)) {
+        char peer[64];
+        net_conn_peer_text(c, peer, sizeof(peer));
+        core_stat_inc(net_http_st.client_aborts);
+        CORE_DEBUG("http", "[%llu] client %s left while its request waited for origin %s:%u (%s)",
+                   (unsigned long long)c->id, peer, h->origin_host, h->origin_port,
+                   h->state == NET_HTTP_CONNECTING ? "connecting" : "TLS handshake");
+        net_http_set_state(h, NET_HTTP_DONE);
+        net_conn_close(c);
+        return;
+    }
+    net_http_pump(h);
 }
 
 void net_http_on_timeout(struct net_conn *c)

@@ -45,6 +45,10 @@ TLSEDGE_PID= # run_with restarts only the instance under test
 
 TP=$(free_port)
 HP=$(free_port)
+# An origin whose connects never complete (tests/tools/blackhole).
+HOLE=$(free_port)
+spawn blackhole "$TOOLS/blackhole" "$HOLE" 170
+wait_port "$HOLE" 10
 
 # run_with PLUGIN_CONFIG_LINES EXTRA_RECORDS: (re)starts tlsedge (one worker) with these
 # plugin.config lines; sets LOG to its log file.
@@ -77,6 +81,8 @@ map http://b.test/ https://127.0.0.1:$PORT_b/
 map http://x.wild.test/ https://127.0.0.1:$PORT_wild/
 map http://y.wild.test/ https://127.0.0.1:$PORT_wild/
 map http://ka.wild.test/ https://127.0.0.1:$BP/
+map https://y.wild.test/ https://127.0.0.1:$PORT_wild/
+map https://hole.test/ https://127.0.0.1:$HOLE/
 CFG
     printf '%s\n' "$1" >"$conf/plugin.config"
     LOG="run$RUN"
@@ -182,4 +188,25 @@ check_eq "  and the worker goes on" 200 "$(get a.test)"
 kill "$TLSEDGE_PID" 2>/dev/null || true
 wait_exit "$TLSEDGE_PID" 10 || true
 check_eq "tlsedge stops cleanly with a plugin's approval still scheduled" 0 "$EXIT_STATUS"
+
+echo "a TLS client that leaves while its request waits for the origin"
+run_with "async_verify.so --delay y.wild.test --delay-ms 4000" \
+    "CONFIG proxy.config.ssl.client.verify.server INT 2
+CONFIG proxy.config.http.connect_attempts_timeout INT 30"
+# tls_gone NAME: a TLS request for NAME that gives up after 1 s.
+tls_gone() {
+    curl -sk --max-time 1 --resolve "$1:$TP:127.0.0.1" "https://$1:$TP/" >/dev/null 2>&1 || true
+    sleep 0.3
+}
+tls_gone y.wild.test
+check_eq "a client gone during VERIFY_SERVER ends its transaction at once (not after 4 s)" 1 \
+    "$(stat proxy.process.http.err_client_abort_count_stat "$HP")"
+check_eq "  and tlsedge's connection to the origin is closed" 0 \
+    "$(ss -Htn state established "dport = :$PORT_wild" | wc -l)"
+tls_gone hole.test
+check_eq "a client gone while the origin connects ends its transaction (connect timeout 30 s)" 2 \
+    "$(stat proxy.process.http.err_client_abort_count_stat "$HP")"
+check_eq "  and the pending connect is abandoned" 0 \
+    "$(ss -Htnp state syn-sent "dport = :$HOLE" | grep -c "pid=$TLSEDGE_PID," || true)"
+check_eq "the worker goes on" 200 "$(get a.test)"
 finish
