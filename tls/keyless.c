@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct kl_conn {
 };
 
 static __thread struct kl_conn *conns; // this pool thread's connections
-static int stat_reconnects = -1;
+static _Atomic int stat_reconnects = -1; // found by the first pool thread that connects
 
 static struct kl_conn *find_conn(const struct tls_keyref *k)
 {
@@ -89,8 +90,10 @@ static struct kl_conn *conn_new(const struct tls_keyref *k)
     core_timer_init(&kc->retry, on_retry, kc);
     kc->next = conns;
     conns = kc;
-    if (stat_reconnects < 0)
-        stat_reconnects = core_stat_find("proxy.process.tlsedge.keyless_connects");
+    if (atomic_load_explicit(&stat_reconnects, memory_order_relaxed) < 0)
+        atomic_store_explicit(&stat_reconnects,
+                              core_stat_find("proxy.process.tlsedge.keyless_connects"),
+                              memory_order_relaxed);
     return kc;
 }
 
@@ -151,7 +154,7 @@ static int conn_open(struct kl_conn *kc)
         kc->state = KL_DOWN;
         return rc;
     }
-    core_stat_inc(stat_reconnects);
+    core_stat_inc(atomic_load_explicit(&stat_reconnects, memory_order_relaxed));
     return 0;
 }
 
