@@ -190,7 +190,7 @@ wait_exit "$TLSEDGE_PID" 10 || true
 check_eq "tlsedge stops cleanly with a plugin's approval still scheduled" 0 "$EXIT_STATUS"
 
 echo "a TLS client that leaves while its request waits for the origin"
-run_with "async_verify.so --delay y.wild.test --delay-ms 4000" \
+run_with "async_verify.so --delay y.wild.test --delay-ms 2500" \
     "CONFIG proxy.config.ssl.client.verify.server INT 2
 CONFIG proxy.config.http.connect_attempts_timeout INT 30"
 # tls_gone NAME: a TLS request for NAME that gives up after 1 s.
@@ -199,7 +199,7 @@ tls_gone() {
     sleep 0.3
 }
 tls_gone y.wild.test
-check_eq "a client gone during VERIFY_SERVER ends its transaction at once (not after 4 s)" 1 \
+check_eq "a client gone during VERIFY_SERVER ends its transaction at once (not after 2.5 s)" 1 \
     "$(stat proxy.process.http.err_client_abort_count_stat "$HP")"
 check_eq "  and tlsedge's connection to the origin is closed" 0 \
     "$(ss -Htn state established "dport = :$PORT_wild" | wc -l)"
@@ -209,4 +209,7 @@ check_eq "a client gone while the origin connects ends its transaction (connect 
 check_eq "  and the pending connect is abandoned" 0 \
     "$(ss -Htnp state syn-sent "dport = :$HOLE" | grep -c "pid=$TLSEDGE_PID," || true)"
 check_eq "the worker goes on" 200 "$(get a.test)"
+sleep 1.2 # the plugin's approval comes after the transaction is gone
+check_eq "the plugin's late approval for the departed client is ignored (counted)" 1 \
+    "$(stat proxy.process.tlsedge.plugin_late_reenables "$HP")"
 finish
