@@ -98,6 +98,16 @@ enum net_http_state {
 
 
 // struct net_http: the HTTP stage of one client connection; owned by it (net_http_free).
+// struct net_http_dest: where h's current request goes. Allocated when a request is routed
+// (net_http_dest_get) and freed when the connection waits for its next request, so an idle
+// client connection does not carry it.
+struct net_http_dest {
+    char host[256];
+    char sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
+    struct sockaddr_storage addr; // the origin's address (pool keys, retry)
+    socklen_t addrlen;
+};
+
 struct net_http {
     enum net_http_state state;
     struct net_conn *c;
@@ -117,21 +127,18 @@ struct net_http {
     struct core_msg resume;
     bool resume_pending;
     uint16_t origin_port;
-    char origin_host[256];
+    struct net_http_dest *dest; // NULL between requests
     bool tunnel;          // CONNECT: bytes relayed both ways once the origin connected
     bool routed;          // a tunnel to a configured route: no 200 of tlsedge's own
     void *tunnel_hooks;   // a blind tunnel's detached hook state (tls_hook_detach), or NULL
     SSL *ossl;            // TLS to the origin, or NULL for plain TCP
     bool origin_tls;      // the route asks for TLS
     bool verify_wait;     // the origin handshake waits for VERIFY_SERVER plugins
-    char origin_sni[256]; // the name sent as SNI and verified ("" none: IP literal or unknown)
     bool origin_keepalive; // the origin's response lets its connection carry another request
     bool reused;           // the origin connection came from the worker's pool
     bool no_pool;          // a retry after a stale pooled connection: connect afresh
     char *retry_head;      // the request head, kept while a pooled connection may be stale
     size_t retry_len;
-    struct sockaddr_storage oaddr; // the origin's address (pool keys, retry)
-    socklen_t oaddrlen;
     void *intercept;           // INTERCEPT: the interceptor's operation (net/intercept.h)
     struct net_splice *splice; // a plain tunnel relayed with splice(2), or NULL (owned)
     bool splice_tried;         // splice was set up, or could not be: do not try again
@@ -151,6 +158,13 @@ extern struct net_http_stats net_http_st;
 
 // net_http_cfg returns the HTTP part of the current snapshot (RCU reader), or NULL.
 const struct net_http_config *net_http_cfg(void);
+// net_http_dest_get returns h->dest, allocating an empty one when h has none; NULL when out of
+// memory.
+struct net_http_dest *net_http_dest_get(struct net_http *h);
+// net_http_host and net_http_sni return the current request's origin host and SNI ("" when
+// none), for messages and keys.
+const char *net_http_host(const struct net_http *h);
+const char *net_http_sni(const struct net_http *h);
 // net_http_set_state moves h to state to (checked against the transition table).
 void net_http_set_state(struct net_http *h, enum net_http_state to);
 // net_http_count_status counts a response status in its class counter.

@@ -95,7 +95,7 @@ int net_origin_tls_start(struct net_http *h, const struct sockaddr_storage *peer
                         ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
                         : (const void *)&((const struct sockaddr_in *)peer)->sin_addr;
     inet_ntop(peer->ss_family, a, ip, sizeof(ip));
-    const char *name = h->origin_sni[0] ? h->origin_sni : NULL;
+    const char *name = net_http_sni(h)[0] ? net_http_sni(h) : NULL;
     const struct tls_origin_profile *prof =
         tc && tc->origin ? tls_origin_profile_for(tc->origin, tc->sni, name) : NULL;
     if (!prof || tls_origin_key(prof, ip, h->origin_port, name, key, sizeof(key)) < 0 ||
@@ -136,7 +136,7 @@ int net_origin_tls_step(struct net_http *h)
         core_stat_inc(net_http_st.outbound_hook_fail);
         core_log_warn("origin %s:%u (%s) for client %s: an OUTBOUND_START plugin failed the "
                       "connection",
-                      h->origin_host, h->origin_port, h->origin_sni, peer);
+                      net_http_host(h), h->origin_port, net_http_sni(h), peer);
         net_http_reply(h, 502, "Bad Gateway: a plugin refused the origin connection\n", true);
         return 1;
     }
@@ -168,13 +168,13 @@ int net_origin_tls_step(struct net_http *h)
     if (r == 1) { // PERMISSIVE: log and go on
         core_log_warn("origin %s:%u (%s) for client %s: certificate not verified (%s); "
                       "connecting anyway (policy PERMISSIVE)",
-                      h->origin_host, h->origin_port, h->origin_sni, peer,
+                      net_http_host(h), h->origin_port, net_http_sni(h), peer,
                       tls_origin_verdict_name(v));
         origin_tls_ready(h);
         return 1;
     }
-    core_log_warn("origin %s:%u (%s) for client %s: TLS handshake failed: %s", h->origin_host,
-                  h->origin_port, h->origin_sni, peer,
+    core_log_warn("origin %s:%u (%s) for client %s: TLS handshake failed: %s", net_http_host(h),
+                  h->origin_port, net_http_sni(h), peer,
                   verified ? "handshake error" : tls_origin_verdict_name(v));
     ERR_clear_error();
     net_http_reply(h, 502, verified ? "Bad Gateway: TLS handshake with the origin failed\n"

@@ -129,6 +129,27 @@ void net_http_set_state(struct net_http *h, enum net_http_state to)
     CORE_DEBUG("http", "[%llu] %s -> %s", (unsigned long long)h->c->id, state_names[h->state],
                state_names[to]);
     h->state = to;
+    if (to == NET_HTTP_READ_HEAD) { // waiting for the next request: no destination yet
+        free(h->dest);
+        h->dest = NULL;
+    }
+}
+
+struct net_http_dest *net_http_dest_get(struct net_http *h)
+{
+    if (!h->dest)
+        h->dest = calloc(1, sizeof(*h->dest));
+    return h->dest;
+}
+
+const char *net_http_host(const struct net_http *h)
+{
+    return h->dest ? h->dest->host : "";
+}
+
+const char *net_http_sni(const struct net_http *h)
+{
+    return h->dest ? h->dest->sni : "";
 }
 
 const struct net_http_config *net_http_cfg(void)
@@ -235,13 +256,13 @@ static void reply_stats(struct net_http *h)
 
 
 
-// Builds the pool keys of h's origin connection at oaddr: key, and for a TLS origin in lax mode
-// lax (the key without the SNI; "" otherwise). Returns -1 when h's origin is not to be pooled.
+// Builds the pool keys of h's origin connection at h->dest->addr: key, and for a TLS origin in
+// lax mode lax (the key without the SNI; "" otherwise). Returns -1 when h's origin is not to be pooled.
 static int pool_keys(const struct net_http *h, const struct net_http_config *cfg, char *key,
                      char *lax)
 {
     char ip[INET6_ADDRSTRLEN] = "", tkey[NET_OPOOL_KEY_MAX / 2] = "", tlax[NET_OPOOL_KEY_MAX / 2];
-    const struct sockaddr_storage *a = &h->oaddr;
+    const struct sockaddr_storage *a = &h->dest->addr;
     inet_ntop(a->ss_family,
               a->ss_family == AF_INET6
                   ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
@@ -252,7 +273,7 @@ static int pool_keys(const struct net_http *h, const struct net_http_config *cfg
         return -1;
     if (h->origin_tls) {
         const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
-        const char *sni = h->origin_sni[0] ? h->origin_sni : NULL;
+        const char *sni = h->dest->sni[0] ? h->dest->sni : NULL;
         const struct tls_origin_profile *p =
             tc && tc->origin ? tls_origin_profile_for(tc->origin, tc->sni, sni) : NULL;
         if (!p || tls_origin_key(p, ip, h->origin_port, sni, tkey, sizeof(tkey)) < 0 ||
@@ -262,7 +283,7 @@ static int pool_keys(const struct net_http *h, const struct net_http_config *cfg
             snprintf(lax, NET_OPOOL_KEY_MAX, "tls|%s", tlax);
     }
     const char *host = cfg->sharing == NET_SHARE_HOST || cfg->sharing == NET_SHARE_BOTH
-                           ? h->origin_host
+                           ? h->dest->host
                            : "";
     const char *addr = cfg->sharing == NET_SHARE_HOST ? "" : ip;
     snprintf(key, NET_OPOOL_KEY_MAX, "%s|%u|%s|%s", addr, (unsigned)h->origin_port, host,
@@ -277,7 +298,7 @@ static bool origin_from_pool(struct net_http *h, const struct net_http_config *c
     char key[NET_OPOOL_KEY_MAX], lax[NET_OPOOL_KEY_MAX];
     struct net_opool_conn oc;
     if (h->no_pool || pool_keys(h, cfg, key, lax) < 0 ||
-        !net_opool_take(h->c->w, key, lax[0] ? lax : NULL, lax[0] ? h->origin_sni : NULL, &oc))
+        !net_opool_take(h->c->w, key, lax[0] ? lax : NULL, lax[0] ? h->dest->sni : NULL, &oc))
         return false;
     h->ofd = oc.fd;
     h->ossl = oc.ssl;
@@ -294,15 +315,15 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
 {
     const struct net_http_config *cfg = net_http_cfg();
     char peer[64];
-    if (addr != &h->oaddr)
-        memcpy(&h->oaddr, addr, addrlen);
-    h->oaddrlen = addrlen;
+    if (addr != &h->dest->addr)
+        memcpy(&h->dest->addr, addr, addrlen);
+    h->dest->addrlen = addrlen;
     if (origin_from_pool(h, cfg))
         return;
     int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         core_stat_inc(net_http_st.connect_fail); // out of descriptors, typically
-        core_log_warn("origin %s:%u: socket: %s", h->origin_host, h->origin_port, strerror(errno));
+        core_log_warn("origin %s:%u: socket: %s", net_http_host(h), h->origin_port, strerror(errno));
         net_http_reply(h, 502, "Bad Gateway: cannot reach the origin\n", true);
         return;
     }
@@ -314,7 +335,7 @@ static void origin_connect(struct net_http *h, const struct sockaddr_storage *ad
         close(fd);
         core_stat_inc(net_http_st.connect_fail);
         net_conn_peer_text(h->c, peer, sizeof(peer));
-        core_log_warn("origin %s:%u for client %s: connect: %s", h->origin_host, h->origin_port,
+        core_log_warn("origin %s:%u for client %s: connect: %s", net_http_host(h), h->origin_port,
                       peer, strerror(e));
         net_http_reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return;
@@ -336,7 +357,7 @@ static void on_resolved(void *arg, int rc, const struct sockaddr_storage *addr, 
     if (rc < 0) {
         char peer[64];
         net_conn_peer_text(h->c, peer, sizeof(peer));
-        core_log_warn("origin %s for client %s: cannot resolve the name", h->origin_host, peer);
+        core_log_warn("origin %s for client %s: cannot resolve the name", net_http_host(h), peer);
         core_stat_inc(net_http_st.connect_fail);
         net_http_reply(h, 502, "Bad Gateway: unknown origin host\n", true);
     } else {
@@ -349,7 +370,15 @@ void net_http_start_origin(struct net_http *h, const char *host, uint16_t port)
 {
     struct sockaddr_storage addr;
     socklen_t len;
-    snprintf(h->origin_host, sizeof(h->origin_host), "%.255s", host);
+    struct net_http_dest *d = net_http_dest_get(h);
+    if (!d) {
+        core_log_error("[%llu] out of memory for a request's destination",
+                       (unsigned long long)h->c->id);
+        net_http_reply(h, 503, "Service Unavailable: out of memory\n", true);
+        net_http_pump(h);
+        return;
+    }
+    snprintf(d->host, sizeof(d->host), "%.255s", host);
     h->origin_port = port;
     if (net_resolve_numeric(host, port, &addr, &len) == 0) {
         origin_connect(h, &addr, len);
@@ -477,9 +506,10 @@ static int write_origin_head(struct net_http *h, const char *buf,
 static void choose_sni(struct net_http *h, const struct route *r)
 {
     h->origin_tls = r->tls;
-    h->origin_sni[0] = '\0';
-    if (!r->tls)
-        return;
+    struct net_http_dest *d = net_http_dest_get(h);
+    if (!d || !r->tls)
+        return; // out of memory: net_http_start_origin answers 503
+    d->sni[0] = '\0';
     const struct tls_config *tc = core_snapshot_part(core_snapshot_get(), CORE_SNAP_TLS);
     enum tls_sni_policy pol = tc && tc->origin ? tc->origin->sni_policy : TLS_SNI_HOST;
     const char *client_sni = h->c->tls ? tls_conn_sni(h->c->tls) : NULL;
@@ -488,7 +518,7 @@ static void choose_sni(struct net_http *h, const struct route *r)
         name = client_sni;
     else if (pol != TLS_SNI_REMAP && r->pristine && r->client_host[0])
         name = r->client_host;
-    snprintf(h->origin_sni, sizeof(h->origin_sni), "%s", name);
+    snprintf(d->sni, sizeof(d->sni), "%s", name);
 }
 
 static void handle_request(struct net_http *h, const struct net_http_config *cfg,
@@ -630,7 +660,7 @@ static void origin_release(struct net_http *h)
               net_buf_len(&h->resp.in) == 0 && h->req.body_done && net_flow_drained(&h->req) &&
               (!h->ossl || SSL_pending(h->ossl) == 0) && pool_keys(h, cfg, key, lax) == 0;
     if (ok) {
-        net_opool_put(h->c->w, key, lax[0] ? lax : NULL, h->origin_sni, h->ofd, h->oreg, h->ossl,
+        net_opool_put(h->c->w, key, lax[0] ? lax : NULL, net_http_sni(h), h->ofd, h->oreg, h->ossl,
                       cfg->keepalive_out_ms, cfg->per_server_max);
         h->ofd = -1;
         h->oreg = NULL;
@@ -659,7 +689,7 @@ static bool retry_fresh(struct net_http *h)
     h->retry_head = NULL;
     h->reused = false;
     h->no_pool = true;
-    origin_connect(h, &h->oaddr, h->oaddrlen);
+    origin_connect(h, &h->dest->addr, h->dest->addrlen);
     return true;
 }
 
@@ -689,11 +719,11 @@ static void forward_failed(struct net_http *h, int origin_stat, int status, cons
     net_conn_peer_text(h->c, peer, sizeof(peer));
     core_stat_inc(origin_stat);
     if (origin_stat >= 0)
-        core_log_warn("origin %s:%u for client %s: %s%s", h->origin_host, h->origin_port, peer,
+        core_log_warn("origin %s:%u for client %s: %s%s", net_http_host(h), h->origin_port, peer,
                       why, h->resp_head_sent ? " (response cut short)" : "");
     else
         CORE_DEBUG("http", "[%llu] %s (origin %s:%u, client %s)", (unsigned long long)h->c->id,
-                   why, h->origin_host, h->origin_port, peer);
+                   why, net_http_host(h), h->origin_port, peer);
     if (status && !h->resp_head_sent)
         net_http_reply(h, status, NULL, true);
     else
@@ -782,7 +812,7 @@ static int step_connecting(struct net_http *h)
         char cpeer[64];
         net_conn_peer_text(h->c, cpeer, sizeof(cpeer));
         core_stat_inc(net_http_st.connect_fail);
-        core_log_warn("origin %s:%u for client %s: connect: %s", h->origin_host,
+        core_log_warn("origin %s:%u for client %s: connect: %s", net_http_host(h),
                       h->origin_port, cpeer, strerror(-rc));
         net_http_reply(h, 502, "Bad Gateway: the origin refused the connection\n", true);
         return 1;
@@ -957,7 +987,7 @@ void net_http_on_client_event(struct net_conn *c, uint32_t events)
         net_conn_peer_text(c, peer, sizeof(peer));
         core_stat_inc(net_http_st.client_aborts);
         CORE_DEBUG("http", "[%llu] client %s left while its request waited for origin %s:%u (%s)",
-                   (unsigned long long)c->id, peer, h->origin_host, h->origin_port,
+                   (unsigned long long)c->id, peer, net_http_host(h), h->origin_port,
                    h->state == NET_HTTP_CONNECTING ? "connecting" : "TLS handshake");
         net_http_set_state(h, NET_HTTP_DONE);
         net_conn_close(c);
@@ -977,7 +1007,7 @@ void net_http_on_timeout(struct net_conn *c)
     case NET_HTTP_RESOLVING:
     case NET_HTTP_CONNECTING:
         core_stat_inc(net_http_st.connect_timeout);
-        core_log_warn("origin %s:%u for client %s: connect timed out", h->origin_host,
+        core_log_warn("origin %s:%u for client %s: connect timed out", net_http_host(h),
                       h->origin_port, peer);
         net_http_reply(h, 504, "Gateway Timeout: the origin did not accept the connection in time\n",
               true);
@@ -988,7 +1018,7 @@ void net_http_on_timeout(struct net_conn *c)
             core_stat_inc(net_http_st.verify_timeouts);
             core_log_warn("origin %s:%u (%s) for client %s: VERIFY_SERVER plugins did not decide "
                           "in time (proxy.config.tlsedge.verify_server_timeout)",
-                          h->origin_host, h->origin_port, h->origin_sni, peer);
+                          net_http_host(h), h->origin_port, net_http_sni(h), peer);
             net_http_reply(h, 502, "Bad Gateway: the origin's certificate was not accepted in "
                                    "time\n",
                            true);
@@ -997,7 +1027,7 @@ void net_http_on_timeout(struct net_conn *c)
         }
         core_stat_inc(net_http_st.connect_timeout);
         core_log_warn("origin %s:%u (%s) for client %s: TLS handshake timed out",
-                      h->origin_host, h->origin_port, h->origin_sni, peer);
+                      net_http_host(h), h->origin_port, net_http_sni(h), peer);
         net_http_reply(h, 504, "Gateway Timeout: the origin's TLS handshake did not finish in time\n",
               true);
         net_http_pump(h);
@@ -1013,7 +1043,7 @@ void net_http_on_timeout(struct net_conn *c)
         }
         if (!h->resp_head_sent) {
             core_stat_inc(net_http_st.origin_timeouts);
-            core_log_warn("origin %s:%u for client %s: no response in time", h->origin_host,
+            core_log_warn("origin %s:%u for client %s: no response in time", net_http_host(h),
                           h->origin_port, peer);
             net_http_reply(h, 504, "Gateway Timeout: the origin did not respond in time\n", true);
             net_http_pump(h);
@@ -1022,7 +1052,7 @@ void net_http_on_timeout(struct net_conn *c)
         if (net_flow_drained(&h->resp)) {
             core_stat_inc(net_http_st.origin_timeouts);
             core_log_warn("origin %s:%u for client %s: stalled mid-response; closing",
-                          h->origin_host, h->origin_port, peer);
+                          net_http_host(h), h->origin_port, peer);
         } else {
             core_stat_inc(net_http_st.txn_timeouts); // the client stopped reading
         }
@@ -1069,6 +1099,7 @@ void net_http_free(struct net_http *h)
     net_buf_free(&h->resp.in);
     net_buf_free(&h->resp.out);
     free(h->retry_head);
+    free(h->dest);
     tls_hook_close_detached(h->tunnel_hooks); // a blind tunnel's VCONN_CLOSE, now it ended
     free(h);
 }

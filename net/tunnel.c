@@ -105,7 +105,9 @@ static bool intercept(struct net_http *h, const struct net_http_config *cfg, con
     int rc = intercept_ops->start(&r, on_intercepted, h, &op);
     if (rc == 0)
         return false;
-    snprintf(h->origin_host, sizeof(h->origin_host), "%.255s", host);
+    struct net_http_dest *d = net_http_dest_get(h);
+    if (d)
+        snprintf(d->host, sizeof(d->host), "%.255s", host); // for messages
     h->origin_port = port;
     h->tunnel = true;
     h->req.body = NET_HTTP1_BODY_TUNNEL;
@@ -126,7 +128,7 @@ static bool intercept(struct net_http *h, const struct net_http_config *cfg, con
 void net_tunnel_on_timeout(struct net_http *h)
 {
     core_log_error("[%llu] CONNECT %s:%u: the interceptor did not answer in time",
-                   (unsigned long long)h->c->id, h->origin_host, h->origin_port);
+                   (unsigned long long)h->c->id, net_http_host(h), h->origin_port);
     net_http_reply(h, 504, "Gateway Timeout\n", true); // cancels the operation (origin_close)
 }
 
@@ -269,7 +271,7 @@ static bool splice_ready(struct net_http *h)
     }
     core_stat_inc(tst.spliced);
     CORE_DEBUG("splice", "[%llu] tunnel to %s:%u relayed with splice", (unsigned long long)h->c->id,
-               h->origin_host, h->origin_port);
+               net_http_host(h), h->origin_port);
     net_buf_free(&h->req.in); // the flows hold nothing from here on
     net_buf_free(&h->resp.in);
     return true;
@@ -310,7 +312,7 @@ int net_tunnel_step(struct net_http *h)
     }
     if (a < 0 || b < 0) {
         CORE_DEBUG("http", "[%llu] tunnel to %s:%u ends: %s", (unsigned long long)h->c->id,
-                   h->origin_host, h->origin_port, strerror(-(a < 0 ? a : b)));
+                   net_http_host(h), h->origin_port, strerror(-(a < 0 ? a : b)));
         net_http_set_state(h, NET_HTTP_DONE);
         return 1;
     }
@@ -328,7 +330,9 @@ static void route_sni(struct net_http *h, const char *host)
     bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
     const char *client_sni = h->c->tls ? tls_conn_sni(h->c->tls) : NULL;
     const char *name = !literal ? host : client_sni && client_sni[0] ? client_sni : host;
-    snprintf(h->origin_sni, sizeof(h->origin_sni), "%s", name);
+    struct net_http_dest *d = net_http_dest_get(h);
+    if (d) // out of memory: net_http_start_origin answers
+        snprintf(d->sni, sizeof(d->sni), "%s", name);
 }
 
 int net_http_start_route(struct net_conn *c, const char *route, uint8_t *head, size_t len,
