@@ -375,7 +375,6 @@ void net_http_start_origin(struct net_http *h, const char *host, uint16_t port)
         core_log_error("[%llu] out of memory for a request's destination",
                        (unsigned long long)h->c->id);
         net_http_reply(h, 503, "Service Unavailable: out of memory\n", true);
-        net_http_pump(h);
         return;
     }
     snprintf(d->host, sizeof(d->host), "%.255s", host);
