@@ -36,6 +36,9 @@ static const struct core_rec_decl records[] = {
     {"proxy.config.net.connections_throttle", CORE_REC_INT, "30000"},
     // 1: tunnels between two plain TCP sockets move their bytes with splice(2) (net/splice.c).
     {"proxy.config.tlsedge.tunnel.splice", CORE_REC_INT, "1"},
+    // 1 (ATS's default): a plain HTTP client's FIN after its request is a half-close, and its
+    // transaction goes on; 0: the client left (as nginx treats it).
+    {"proxy.config.http.allow_half_open", CORE_REC_INT, "1"},
 };
 
 int net_http_config_declare(struct core_records *rec)
@@ -137,6 +140,7 @@ struct net_http_config *net_http_config_build(const struct core_records *rec, co
     int64_t mc = core_records_get_int(rec, "proxy.config.net.connections_throttle");
     c->max_client_conns = mc > 0 ? mc : 0;
     c->splice = core_records_get_int(rec, "proxy.config.tlsedge.tunnel.splice") != 0;
+    c->half_open = core_records_get_int(rec, "proxy.config.http.allow_half_open") != 0;
     if (sharing(rec, c, err) < 0) {
         free(c);
         return NULL;

@@ -964,12 +964,16 @@ int net_http_start(struct net_conn *c)
     return 0;
 }
 
-// True when the client connection is gone for good: reset or closed both ways, or, over TLS,
-// its FIN (a TLS client does not half-close to wait for an answer; a plain HTTP client may, so
-// its FIN alone keeps the transaction, as ATS's allow_half_open does).
+// True when the client connection is gone for good: reset or closed both ways, or its FIN when
+// it cannot be a half-close: over TLS (a TLS client does not half-close to wait for an answer),
+// or with proxy.config.http.allow_half_open 0 (a plain HTTP client may half-close after its
+// request, and by default, as in ATS, its transaction goes on).
 static bool client_gone(const struct net_conn *c, uint32_t events)
 {
-    return (events & (EPOLLHUP | EPOLLERR)) || (c->tls && (events & EPOLLRDHUP));
+    const struct net_http_config *cfg = net_http_cfg();
+    bool half_open = cfg ? cfg->half_open : true;
+    return (events & (EPOLLHUP | EPOLLERR)) ||
+           ((c->tls || !half_open) && (events & EPOLLRDHUP));
 }
 
 void net_http_on_client_event(struct net_conn *c, uint32_t events)

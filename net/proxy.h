@@ -41,6 +41,7 @@ struct net_http_config {
     uint64_t keepalive_out_ms;   // proxy.config.http.keep_alive_no_activity_timeout_out
     size_t per_server_max;       // proxy.config.http.per_server.connection.max (idle, per key)
     bool splice;                 // proxy.config.tlsedge.tunnel.splice
+    bool half_open;              // proxy.config.http.allow_half_open
 };
 
 // Values of proxy.config.http.server_session_sharing.match: what a pooled origin connection and

@@ -83,6 +83,7 @@ map http://y.wild.test/ https://127.0.0.1:$PORT_wild/
 map http://ka.wild.test/ https://127.0.0.1:$BP/
 map https://y.wild.test/ https://127.0.0.1:$PORT_wild/
 map https://hole.test/ https://127.0.0.1:$HOLE/
+map http://hole.test/ http://127.0.0.1:$HOLE/
 CFG
     printf '%s\n' "$1" >"$conf/plugin.config"
     LOG="run$RUN"
@@ -212,4 +213,19 @@ check_eq "the worker goes on" 200 "$(get a.test)"
 sleep 1.2 # the plugin's approval comes after the transaction is gone
 check_eq "the plugin's late approval for the departed client is ignored (counted)" 1 \
     "$(stat proxy.process.tlsedge.plugin_late_reenables "$HP")"
+# A plain HTTP client's FIN may be a half-close (allow_half_open 1, ATS's default): its
+# transaction goes on; with allow_half_open 0 the client is gone.
+# plain_gone: a plain request for hole.test that gives up after 1 s; prints tlsedge's pending
+# connects to the blackhole.
+plain_gone() {
+    curl -s --max-time 1 -H 'Host: hole.test' "http://127.0.0.1:$HP/" >/dev/null 2>&1 || true
+    sleep 0.3
+    ss -Htnp state syn-sent "dport = :$HOLE" | grep -c "pid=$TLSEDGE_PID," || true
+}
+check_eq "allow_half_open 1: a plain client's FIN keeps its transaction (still connecting)" 1 \
+    "$(plain_gone)"
+check_eq "  not counted as an abort" 2 "$(stat proxy.process.http.err_client_abort_count_stat "$HP")"
+run_with "" "CONFIG proxy.config.http.allow_half_open INT 0"
+check_eq "allow_half_open 0: a plain client's FIN ends its transaction" 0 "$(plain_gone)"
+check_eq "  counted" 1 "$(stat proxy.process.http.err_client_abort_count_stat "$HP")"
 finish
