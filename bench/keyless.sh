@@ -12,14 +12,8 @@ cd "$(dirname "$0")/.."
 B=${BUILD:-build}
 DUR=4
 [ "${1:-}" = "--quick" ] && DUR=2
-T=$(mktemp -d /tmp/tlsedge-keyless.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_tmp keyless
 
 sh tests/fixtures/mkcerts.sh "$T/pki" >/dev/null
 mkdir -p "$T/keys"

@@ -51,19 +51,15 @@ for f in "$B/tlsedge" "$B/tlsedge-bench" "$B/tlsedge-keyserver" "$B/tools/p11sig
     [ -x "$f" ] || { echo "missing $f: run make first" >&2; exit 1; }
 done
 
-T=$(mktemp -d /tmp/tlsedge-keystores.XXXXXX)
-PIDS=""
+. bench/lib.sh
+bench_tmp keystores
 CG=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+bench_cleanup_extra() {
     bash tests/fixtures/keystores.sh stop "$T/ks" 2>/dev/null || true
     if [ -n "$CG" ]; then
         for _ in $(seq 50); do rmdir "$CG" 2>/dev/null && break; sleep 0.1; done
     fi
-    rm -rf "$T"
 }
-trap cleanup EXIT
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 sh tests/fixtures/mkcerts.sh "$T/pki" >/dev/null
@@ -139,7 +135,7 @@ CFG
     taskset -c 0 "$B/tlsedge" -C "$T" >"$T/tlsedge.log" 2>&1 &
     TL=$!
     PIDS="$PIDS $TL"
-    for _ in $(seq 50); do ss -Htln "sport = :$TP" | grep -q . && return 0; sleep 0.1; done
+    bench_wait_port "$TP" && return 0
     echo "tlsedge did not start:" >&2
     cat "$T/tlsedge.log" >&2
     exit 1

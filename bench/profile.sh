@@ -53,14 +53,8 @@ for f in "$B/tlsedge" "$B/tlsedge-bench" "$B/deps/boringssl/lib/libcrypto.a"; do
     [ -e "$f" ] || { echo "missing $f: run make first (BORINGSSL=source)" >&2; exit 1; }
 done
 
-T=$(mktemp -d /tmp/tlsedge-profile.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_tmp profile
 
 sh tests/fixtures/mkcerts.sh "$T/pki" >/dev/null
 TP=$((20000 + RANDOM % 12000))
@@ -75,7 +69,7 @@ echo "dest_ip=* ssl_cert_name=$NAME.pem ssl_key_name=$NAME.key" >"$T/ssl_multice
 taskset -c 0 "$B/tlsedge" -C "$T" >"$T/tlsedge.log" 2>&1 &
 TL=$!
 PIDS="$PIDS $TL"
-for _ in $(seq 50); do ss -Htln "sport = :$TP" | grep -q . && break; sleep 0.1; done
+bench_wait_port "$TP" || true # the worker check below reports a tlsedge that did not start
 W=""
 for t in /proc/$TL/task/*; do [ "$(cat "$t/comm")" = tlsedge-w0 ] && W=${t##*/}; done
 [ -n "$W" ] || { echo "tlsedge did not start:" >&2; cat "$T/tlsedge.log" >&2; exit 1; }

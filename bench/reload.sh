@@ -27,14 +27,8 @@ if [ "${1:-}" = "--quick" ]; then
     LOOKUP_DUR=3
     REPS=1
 fi
-T=$(mktemp -d /tmp/tlsedge-reload.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_tmp reload
 
 for f in "$B/tlsedge" "$B/tlsedge-bench" "$B/tools/certmint"; do
     [ -x "$f" ] || { echo "reload.sh: $f is missing: run make first" >&2; exit 1; }
