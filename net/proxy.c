@@ -976,22 +976,43 @@ static bool client_gone(const struct net_conn *c, uint32_t events)
            ((c->tls || !half_open) && (events & EPOLLRDHUP));
 }
 
+// What h waits for while nothing reads its client (for the abort message), or NULL when the
+// client is being read (the request head or body: its end of stream is seen there) or h is a
+// tunnel, whose FIN travels on to the origin.
+static const char *waiting_for(const struct net_http *h)
+{
+    switch (h->state) {
+    case NET_HTTP_RESOLVING:
+        return "resolving the origin";
+    case NET_HTTP_CONNECTING:
+        return "connecting";
+    case NET_HTTP_ORIGIN_TLS:
+        return "TLS handshake";
+    case NET_HTTP_FORWARD:
+        if (h->tunnel || !h->req.body_done)
+            return NULL;
+        return h->resp_head_sent ? "mid-response" : "waiting for the response";
+    default:
+        return NULL;
+    }
+}
+
 void net_http_on_client_event(struct net_conn *c, uint32_t events)
 {
     struct net_http *h = c->http;
     if (!h)
         return;
-    // While the origin connects or shakes hands nothing reads the client: a client that left
-    // would otherwise hold the origin connection (and a VERIFY_SERVER plugin's work) until the
-    // handshake or its timeout ended. Stop now, as nginx does for a client that closes early.
-    if ((h->state == NET_HTTP_CONNECTING || h->state == NET_HTTP_ORIGIN_TLS) &&
-        client_gone(c, events)) {
+    // Once the request is read, nothing reads the client until the origin answers: a client
+    // that left would otherwise hold the origin connection (and a VERIFY_SERVER plugin's work)
+    // until the origin answered or timed out. Stop now, as nginx and ATS do for a client that
+    // closes early; the origin connection is closed, never pooled, mid-transaction.
+    const char *what = waiting_for(h);
+    if (what && client_gone(c, events)) {
         char peer[64];
         net_conn_peer_text(c, peer, sizeof(peer));
         core_stat_inc(net_http_st.client_aborts);
         CORE_DEBUG("http", "[%llu] client %s left while its request waited for origin %s:%u (%s)",
-                   (unsigned long long)c->id, peer, net_http_host(h), h->origin_port,
-                   h->state == NET_HTTP_CONNECTING ? "connecting" : "TLS handshake");
+                   (unsigned long long)c->id, peer, net_http_host(h), h->origin_port, what);
         net_http_set_state(h, NET_HTTP_DONE);
         net_conn_close(c);
         return;

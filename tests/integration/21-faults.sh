@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Faults: an origin that refuses, resets (before and in the middle of a response), closes early,
 # stalls (before and in the middle of a response) or answers garbage gets a 502/504 or a closed
-# client connection, never a crash or a hang, with one counter per reason; invalid TLS from a
-# client (an oversize SNI, a 64 KiB ClientHello, a truncated ClientHello, a garbage first record)
-# is closed with an alert and counted per kind; a keyless signer killed mid-run fails only the
-# handshakes that need it, and they succeed again once it is back.
+# client connection, never a crash or a hang, with one counter per reason; a TLS client that
+# leaves before its origin answered or mid-response has its origin connection closed at once;
+# invalid TLS from a client (an oversize SNI, a 64 KiB ClientHello, a truncated ClientHello, a
+# garbage first record) is closed with an alert and counted per kind; a keyless signer killed
+# mid-run fails only the handshakes that need it, and they succeed again once it is back.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -98,6 +99,33 @@ check_eq "none of these was a client-side transaction timeout" 0 "$(s transactio
 check_contains "a mid-body reset is logged with both addresses" "$T/tlsedge.log" \
     "origin 127\.0\.0\.1:$O for client 127\.0\.0\.1:[0-9]+: connection reset by the origin \(response cut short\)"
 check "tlsedge is still running" kill -0 "$TLSEDGE_PID"
+
+# ---- a TLS client that leaves before the origin is done: the origin connection goes at once
+# (over TLS a client's FIN is never a half-close, as in ATS); no 504 is logged for it ----
+# tls_leave PATH: a TLS request that gives up after 1 s; 0.5 s later prints "closed" when
+# tlsedge's end of the origin connection that served it is no longer established.
+tls_leave() {
+    curl -sk --max-time 1 --resolve "a.test:$TP:127.0.0.1" "https://a.test:$TP$1" \
+        >/dev/null 2>&1 || true
+    sleep 0.5
+    id=$(grep -E "^req [0-9]+ GET ${1%%\?*}" "$T/origin.log" | tail -n 1 | cut -d' ' -f2)
+    port=$(sed -n "s/^conn $id open 127\.0\.0\.1:\([0-9]*\)\$/\1/p" "$T/origin.log")
+    if [ -z "$port" ]; then
+        echo "no origin connection for $1"
+    elif [ "$(ss -Htn state established "sport = :$port" | wc -l)" -eq 0 ]; then
+        echo closed
+    else
+        echo "origin connection $id (port $port) still established"
+    fi
+}
+check_eq "gone while the origin has not answered: the origin connection is closed" closed \
+    "$(tls_leave /stall)"
+check_eq "  counted as a client abort" 1 "$(stat proxy.process.http.err_client_abort_count_stat "$HP")"
+check_eq "gone mid-response (the origin's next piece in 60 s): the origin connection is closed" \
+    closed "$(tls_leave '/slow/100?ms=60000')"
+check_eq "  counted" 2 "$(stat proxy.process.http.err_client_abort_count_stat "$HP")"
+sleep 1.6 # past transaction_no_activity_timeout_out (2 s) for both
+check_eq "  and neither ran into the origin timeout" 2 "$(s origin_response_timeouts)"
 r=$(get /)
 check_eq "and still serves" "200 18 0" "$(echo "$r" | cut -d' ' -f1-3)"
 check_eq "every faulted connection was closed (only the stats one is open)" 1 \
