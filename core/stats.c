@@ -17,6 +17,7 @@ struct block {
 };
 
 static char *names[CORE_STATS_MAX];
+static bool gauges[CORE_STATS_MAX];
 static atomic_int nnames;
 static struct block shared_block;
 static struct block *_Atomic blocks = &shared_block;
@@ -45,6 +46,19 @@ int core_stat_register(const char *name)
         return -ENOMEM;
     atomic_store(&nnames, n + 1);
     return n;
+}
+
+int core_stat_register_gauge(const char *name)
+{
+    int id = core_stat_register(name);
+    if (id >= 0)
+        gauges[id] = true;
+    return id;
+}
+
+bool core_stat_is_gauge(int id)
+{
+    return id >= 0 && id < atomic_load(&nnames) && gauges[id];
 }
 
 void core_stats_thread_attach(void)

@@ -9,6 +9,7 @@
 #ifndef TLSEDGE_CORE_STATS_H
 #define TLSEDGE_CORE_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CORE_STATS_MAX 256
@@ -17,6 +18,14 @@
 // "proxy.process.ssl.total_attempts_handshake_count_in"), registering it if new. Returns -ENOSPC
 // when CORE_STATS_MAX counters exist. Main thread, before any thread attaches. name is copied.
 int core_stat_register(const char *name);
+
+// core_stat_register_gauge registers name as core_stat_register does, as a gauge: a value that
+// goes up and down (current connections), which the Prometheus output types as `gauge` rather
+// than `counter`. Returns the id, or -ENOSPC / -ENOMEM. Main thread, before any thread attaches.
+int core_stat_register_gauge(const char *name);
+
+// core_stat_is_gauge returns true when counter id was registered with core_stat_register_gauge.
+bool core_stat_is_gauge(int id);
 
 // core_stats_thread_attach gives the calling thread its own block of counters. Idempotent.
 // Threads that never attach count into a shared block with atomic adds.

@@ -48,7 +48,7 @@ int net_conns_init(int nworkers)
         return -ENOMEM;
     for (int i = 0; i < nworkers; i++)
         CDS_INIT_LIST_HEAD(&per_worker[i].list);
-    stat_open = core_stat_register("proxy.process.http.current_client_connections");
+    stat_open = core_stat_register_gauge("proxy.process.http.current_client_connections");
     stat_total = core_stat_register("proxy.process.http.total_client_connections");
     stat_hs_timeouts = core_stat_register("proxy.process.tlsedge.handshake_timeouts_in");
     stat_throttled = core_stat_register("proxy.process.net.connections_throttled_in");

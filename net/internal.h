@@ -167,6 +167,9 @@ const char *net_http_host(const struct net_http *h);
 const char *net_http_sni(const struct net_http *h);
 // net_http_set_state moves h to state to (checked against the transition table).
 void net_http_set_state(struct net_http *h, enum net_http_state to);
+// net_http_reply_stats queues the counters as h's response (JSON, or Prometheus' text format
+// when prometheus) and moves h to REPLY. Worker thread of h (net/statspage.c).
+void net_http_reply_stats(struct net_http *h, bool prometheus);
 // net_http_count_status counts a response status in its class counter.
 void net_http_count_status(int status);
 // net_http_reply queues a response tlsedge makes itself (closing the origin side); a routed

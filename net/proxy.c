@@ -49,6 +49,7 @@
 // Rounds of the pump per event before yielding to other connections through the mailbox.
 #define PUMP_ROUNDS 16
 #define STATS_PATH "/_tlsedge/stats"
+#define METRICS_PATH "/_tlsedge/metrics"
 #define VIA_NAME "tlsedge"
 
 static const char *const state_names[] = {
@@ -223,33 +224,11 @@ void net_http_reply(struct net_http *h, int status, const char *body, bool close
     net_http_set_state(h, NET_HTTP_REPLY);
 }
 
-static void reply_stats(struct net_http *h)
+// True when req's target is exactly path (no query).
+static bool path_is(const char *buf, const struct net_http1_request *req, const char *path)
 {
-    struct buf body = {0};
-    char line[256];
-    core_stat_inc(net_http_st.stats_requests);
-    net_buf_append(&body, "{\n", 2);
-    int n = core_stat_count();
-    for (int i = 0; i < n; i++) {
-        int len = snprintf(line, sizeof(line), "  \"%s\": %lld%s\n", core_stat_name(i),
-                           (long long)core_stat_sum(i), i + 1 < n ? "," : "");
-        if (net_buf_append(&body, line, (size_t)len) < 0)
-            break;
-    }
-    net_buf_append(&body, "}\n", 2);
-    bool close = !h->client_keepalive || h->c->stop_after_response;
-    int hl = snprintf(line, sizeof(line),
-                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                      "Cache-Control: no-store\r\nContent-Length: %zu\r\n%s\r\n",
-                      net_buf_len(&body), close ? "Connection: close\r\n" : "");
-    net_buf_append(&h->resp.out, line, (size_t)hl);
-    if (h->method != NET_HTTP1_METHOD_HEAD)
-        net_buf_append(&h->resp.out, body.data, net_buf_len(&body));
-    net_buf_free(&body);
-    net_http_count_status(200);
-    h->close_after = close;
-    h->resp_head_sent = true;
-    net_http_set_state(h, NET_HTTP_REPLY);
+    size_t n = strlen(path);
+    return req->path.len == n && memcmp(buf + req->path.off, path, n) == 0;
 }
 
 // ---- the origin connection ----
@@ -541,11 +520,11 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
         net_http_reply(h, 403, "Forbidden\n", false);
         return;
     }
-    if (req->form == NET_HTTP1_TARGET_ORIGIN && req->path.len == sizeof(STATS_PATH) - 1 &&
-        memcmp(buf + req->path.off, STATS_PATH, req->path.len) == 0 &&
-        (req->method == NET_HTTP1_METHOD_GET || req->method == NET_HTTP1_METHOD_HEAD)) {
+    if (req->form == NET_HTTP1_TARGET_ORIGIN &&
+        (req->method == NET_HTTP1_METHOD_GET || req->method == NET_HTTP1_METHOD_HEAD) &&
+        (path_is(buf, req, STATS_PATH) || path_is(buf, req, METRICS_PATH))) {
         h->req.in.start += head_len;
-        reply_stats(h);
+        net_http_reply_stats(h, path_is(buf, req, METRICS_PATH));
         return;
     }
     if (req->method == NET_HTTP1_METHOD_CONNECT) {

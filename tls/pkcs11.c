@@ -213,7 +213,7 @@ static struct p11_inst *inst_for(struct p11_module *m)
 
 void tls_pkcs11_stats_register(void)
 {
-    stat_copies = core_stat_register("proxy.process.tlsedge.pkcs11_thread_connections");
+    stat_copies = core_stat_register_gauge("proxy.process.tlsedge.pkcs11_thread_connections");
 }
 
 static const char *resolve_module(const struct tls_p11uri *u, const char *deflt, char *buf,

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # HTTP/1.1 proxying through TLS and plain ports to a local origin: remap, forward proxy, bodies
 # both ways (length and chunked), keep-alive under concurrency, backpressure with a slow reader,
-# errors (404, 403, 400, 502, 504), header rewriting, pipelining, graceful stop mid-request.
+# errors (404, 403, 400, 502, 504), header rewriting, pipelining, the counters as JSON and for
+# Prometheus, graceful stop mid-request.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -110,6 +111,36 @@ fi
 
 check "stats endpoint answers valid JSON with the request count" sh -c \
     "curl -s --max-time 5 http://127.0.0.1:$HP/_tlsedge/stats | jq -e '.\"proxy.process.http.incoming_requests\" > 2000' >/dev/null"
+
+# The same counters in Prometheus' text format: one counter or gauge per JSON key, named with
+# '_' for '.', counters ending in _total; checked by Prometheus' own promtool where installed.
+curl -s --max-time 5 "http://127.0.0.1:$HP/_tlsedge/stats" >"$T/stats.json"
+curl -s --max-time 5 -D "$T/metrics.head" "http://127.0.0.1:$HP/_tlsedge/metrics" >"$T/metrics.txt"
+check_contains "metrics: Prometheus' content type" "$T/metrics.head" \
+    'Content-Type: text/plain; version=0.0.4'
+check_eq "metrics: one sample per counter, each after its HELP and TYPE lines" \
+    "$(jq length "$T/stats.json") ok" \
+    "$(awk '/^# HELP / { h = $3; next }
+            /^# TYPE / { if ($3 != h) bad = 1; t = $3; next }
+            { n++; if ($1 != t || $2 !~ /^-?[0-9]+$/) bad = 1 }
+            END { print n, (bad ? "bad" : "ok") }' "$T/metrics.txt")"
+requests=$(jq '."proxy.process.http.incoming_requests"' "$T/stats.json")
+check "metrics: incoming_requests_total is a counter, at least the JSON's $requests taken before" \
+    sh -c "grep -qx '# TYPE proxy_process_http_incoming_requests_total counter' '$T/metrics.txt' &&
+        awk '\$1 == \"proxy_process_http_incoming_requests_total\" { exit !(\$2 > $requests) }' \
+        '$T/metrics.txt'"
+check_eq "metrics: current_client_connections is a gauge (only this connection)" \
+    "gauge 1" "$(awk '$3 == "proxy_process_http_current_client_connections" && $2 == "TYPE" { t = $4 }
+        $1 == "proxy_process_http_current_client_connections" { v = $2 }
+        END { print t, v }' "$T/metrics.txt")"
+if command -v promtool >/dev/null 2>&1; then
+    check "metrics: promtool check metrics finds no problem" \
+        sh -c "promtool check metrics <'$T/metrics.txt' >'$T/promtool.log' 2>&1"
+else
+    skip "promtool check metrics: prometheus is not installed (an optional package)"
+fi
+check_eq "metrics: a query string is not the metrics page (routed, no rule: 404)" 404 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$HP/_tlsedge/metrics?x=1")"
 
 # SIGTERM lets an in-flight request finish.
 $CURL -o "$T/slow.out" "$A/slow/10?ms=200" &

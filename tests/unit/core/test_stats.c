@@ -36,6 +36,23 @@ Test(core_stats, sums_every_thread_including_unattached_ones, .timeout = 20)
     cr_assert_eq(core_stat_find("nope"), -ENOENT);
 }
 
+Test(core_stats, gauges_are_marked)
+{
+    int c = core_stat_register("proxy.process.test.counted");
+    int g = core_stat_register_gauge("proxy.process.test.current");
+    cr_assert_geq(c, 0);
+    cr_assert_geq(g, 0);
+    cr_assert_not(core_stat_is_gauge(c));
+    cr_assert(core_stat_is_gauge(g));
+    cr_assert_eq(core_stat_register("proxy.process.test.current"), g, "same id, still a gauge");
+    cr_assert(core_stat_is_gauge(g));
+    core_stat_add(g, 3);
+    core_stat_add(g, -2);
+    cr_assert_eq(core_stat_sum(g), 1);
+    cr_assert_not(core_stat_is_gauge(-1));
+    cr_assert_not(core_stat_is_gauge(CORE_STATS_MAX));
+}
+
 Test(core_stats, bad_ids_are_ignored)
 {
     core_stat_add(-1, 5);
