@@ -58,9 +58,8 @@ DEB_PACKAGES := build-essential android-libboringssl-dev liburcu-dev libjemalloc
 	libcriterion-dev libyaml-dev openssl curl procps iproute2 jq \
 	g++ xz-utils patch $(KEYSTORE_PACKAGES)
 # Wanted but not required: `make deps` tries them, and a test that needs a missing one says so
-# and skips (testssl.sh: tests/integration/22-testssl.sh, the external scanner; prometheus: its
-# promtool checks /_tlsedge/metrics in tests/integration/04-http.sh).
-DEB_OPTIONAL := testssl.sh prometheus
+# and skips (testssl.sh: tests/integration/22-testssl.sh, the external scanner).
+DEB_OPTIONAL := testssl.sh
 
 # PKCS#11 keys: the header (libp11-kit-dev), p11-kit-client.so (p11-kit-modules) for tlsedge;
 # p11-kit's server, SoftHSM2, the software TPM stack and pkcs11-tool (opensc) for the tests'

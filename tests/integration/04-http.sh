@@ -133,11 +133,13 @@ check_eq "metrics: current_client_connections is a gauge (only this connection)"
     "gauge 1" "$(awk '$3 == "proxy_process_http_current_client_connections" && $2 == "TYPE" { t = $4 }
         $1 == "proxy_process_http_current_client_connections" { v = $2 }
         END { print t, v }' "$T/metrics.txt")"
-if command -v promtool >/dev/null 2>&1; then
+# promtool: on PATH, or unpacked once from Debian's prometheus package (tests/fixtures/promtool.sh).
+if promtool=$(sh "$TOP/tests/fixtures/promtool.sh" 2>"$T/promtool-fetch.log"); then
     check "metrics: promtool check metrics finds no problem" \
-        sh -c "promtool check metrics <'$T/metrics.txt' >'$T/promtool.log' 2>&1"
+        sh -c "'$promtool' check metrics <'$T/metrics.txt' >'$T/promtool.log' 2>&1"
 else
-    skip "promtool check metrics: prometheus is not installed (an optional package)"
+    echo "  NOTICE: $(cat "$T/promtool-fetch.log")"
+    skip "promtool check metrics: promtool could not be had"
 fi
 check_eq "metrics: a query string is not the metrics page (routed, no rule: 404)" 404 \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$HP/_tlsedge/metrics?x=1")"
