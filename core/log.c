@@ -26,6 +26,11 @@ static atomic_int log_fd = 2;
 static regex_t tag_re;
 static bool tag_re_valid;
 static char log_path[PATH_MAX];
+// The transaction log (squid.log): its descriptor (-1 until first opened; kept by number like
+// log_fd), its path, and whether lines are written now.
+static atomic_int access_fd = -1;
+static char access_path[PATH_MAX];
+static atomic_bool access_on;
 // Guards tag_re while the main thread swaps it; taken only when debug output is on.
 static pthread_rwlock_t tag_lock = PTHREAD_RWLOCK_INITIALIZER;
 
@@ -117,15 +122,16 @@ static int set_tags(const char *tags, struct core_err *err)
     return 0;
 }
 
-static int open_log(const char *path)
+// Opens path for appending as the file behind *slot: the first time (*slot is `initial`) the new
+// descriptor becomes *slot; later the new file is dup2()ed over it, so the number never changes.
+static int open_log(atomic_int *slot, int initial, const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0)
         return -errno;
-    int cur = atomic_load(&log_fd);
-    if (cur == 2) {
-        // First switch away from stderr: keep the new descriptor as the log descriptor.
-        atomic_store(&log_fd, fd);
+    int cur = atomic_load(slot);
+    if (cur == initial) {
+        atomic_store(slot, fd);
         return 0;
     }
     if (dup2(fd, cur) < 0) {
@@ -146,7 +152,7 @@ int core_log_configure(bool debug, const char *tags, const char *logdir, struct 
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/diags.log", logdir);
         if (strcmp(path, log_path) != 0) {
-            rc = open_log(path);
+            rc = open_log(&log_fd, 2, path);
             if (rc < 0) {
                 core_err_add(err, path, 0, "cannot open log file: %s", strerror(-rc));
                 return rc;
@@ -160,9 +166,43 @@ int core_log_configure(bool debug, const char *tags, const char *logdir, struct 
 
 int core_log_reopen(void)
 {
-    if (!log_path[0])
+    int rc = log_path[0] ? open_log(&log_fd, 2, log_path) : 0;
+    int rc2 = access_path[0] ? open_log(&access_fd, -1, access_path) : 0;
+    return rc < 0 ? rc : rc2;
+}
+
+int core_log_access_configure(bool on, const char *logdir, struct core_err *err)
+{
+    if (!on || !logdir || !logdir[0]) {
+        atomic_store(&access_on, false);
         return 0;
-    return open_log(log_path);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/squid.log", logdir);
+    if (strcmp(path, access_path) != 0) {
+        int rc = open_log(&access_fd, -1, path);
+        if (rc < 0) {
+            core_err_add(err, path, 0, "cannot open the transaction log: %s", strerror(-rc));
+            return rc;
+        }
+        snprintf(access_path, sizeof(access_path), "%s", path);
+    }
+    atomic_store(&access_on, true);
+    return 0;
+}
+
+bool core_log_access_on(void)
+{
+    return atomic_load_explicit(&access_on, memory_order_relaxed);
+}
+
+void core_log_access_write(const char *line, size_t len)
+{
+    int fd = atomic_load_explicit(&access_fd, memory_order_relaxed);
+    if (fd >= 0 && core_log_access_on()) {
+        ssize_t w = write(fd, line, len);
+        (void)w;
+    }
 }
 
 void core_log_errs(const struct core_err *err)

@@ -11,6 +11,7 @@
 #define TLSEDGE_CORE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct core_err;
 
@@ -48,9 +49,21 @@ void core_log_debug(const char *tag, const char *fmt, ...) __attribute__((format
 // errno when the file cannot be opened, with the reason recorded in err. Main thread only.
 int core_log_configure(bool debug, const char *tags, const char *logdir, struct core_err *err);
 
-// core_log_reopen re-opens the log file (after rotation, on SIGUSR2). Returns 0 or a negative
-// errno (the old file stays in use). Main thread only.
+// core_log_reopen re-opens the log files, diags.log and squid.log (after rotation, on SIGUSR2).
+// Returns 0 or a negative errno (a file that cannot be opened stays as it was). Main thread only.
 int core_log_reopen(void);
+
+// core_log_access_configure turns the transaction log on (on, and logdir not NULL or empty:
+// logdir/squid.log, opened for append) or off. Returns 0, or a negative errno when the file
+// cannot be opened, with the reason recorded in err (the log stays as it was). Main thread only.
+int core_log_access_configure(bool on, const char *logdir, struct core_err *err);
+
+// core_log_access_on is true while the transaction log is on. One relaxed load; any thread.
+bool core_log_access_on(void);
+
+// core_log_access_write appends line (len bytes, ending in a newline) to the transaction log
+// with one write(2), when it is on. Any thread. core_log_reopen reopens this file too.
+void core_log_access_write(const char *line, size_t len);
 
 // core_log_errs logs every entry of err (errors as ERROR, warnings as WARNING), and a line
 // saying how many were not kept when err overflowed.

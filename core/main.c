@@ -66,6 +66,7 @@ static const struct core_rec_decl core_recs[] = {
     {"proxy.config.stop.shutdown_timeout", CORE_REC_INT, "30"},
     {"proxy.config.tlsedge.reload_nice", CORE_REC_INT, "10"},
     {"proxy.config.log.logfile_dir", CORE_REC_STRING, ""},
+    {"proxy.config.log.logging_enabled", CORE_REC_INT, "3"},
     {"proxy.config.diags.debug.enabled", CORE_REC_INT, "0"},
     {"proxy.config.diags.debug.tags", CORE_REC_STRING, ""},
 };
@@ -322,8 +323,14 @@ static int configure_logging(const struct core_records *rec, const char *tags_ov
         debug = true;
         tags = tags_override;
     }
-    return core_log_configure(debug, tags, core_records_get_str(rec, "proxy.config.log.logfile_dir"),
-                              err);
+    const char *dir = core_records_get_str(rec, "proxy.config.log.logfile_dir");
+    int rc = core_log_configure(debug, tags, dir, err);
+    if (rc < 0)
+        return rc;
+    // ATS's values: 0 none, 1 errors only, 2 transactions only, 3 both. Diagnostics are always
+    // written; bit 2 turns on the transaction log (squid.log, beside diags.log).
+    int64_t enabled = core_records_get_int(rec, "proxy.config.log.logging_enabled");
+    return core_log_access_configure((enabled & 2) != 0, dir, err);
 }
 
 struct runtime {

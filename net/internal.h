@@ -142,6 +142,7 @@ struct net_http {
     void *intercept;           // INTERCEPT: the interceptor's operation (net/intercept.h)
     struct net_splice *splice; // a plain tunnel relayed with splice(2), or NULL (owned)
     bool splice_tried;         // splice was set up, or could not be: do not try again
+    struct net_txlog *txlog;   // the transaction log's record (net/txlog.c), NULL when off
 };
 
 
@@ -167,6 +168,20 @@ const char *net_http_host(const struct net_http *h);
 const char *net_http_sni(const struct net_http *h);
 // net_http_set_state moves h to state to (checked against the transition table).
 void net_http_set_state(struct net_http *h, enum net_http_state to);
+// ---- the transaction log (net/txlog.c); worker thread of h ----
+// net_txlog_begin starts h's record for the request head req in buf (req NULL: a head that could
+// not be parsed), when the transaction log is on; otherwise it does nothing.
+void net_txlog_begin(struct net_http *h, const char *buf, const struct net_http1_request *req);
+// net_txlog_status records the status sent to the client and the squid result code (a static
+// string). net_txlog_code changes only the code. net_txlog_sent adds n bytes sent to the client.
+void net_txlog_status(struct net_http *h, int status, const char *code);
+void net_txlog_code(struct net_http *h, const char *code);
+void net_txlog_sent(struct net_http *h, size_t n);
+// net_txlog_end writes h's line and frees the record; nothing when h has none.
+void net_txlog_end(struct net_http *h);
+// net_txlog_free frees a record without writing it (NULL: nothing).
+void net_txlog_free(struct net_txlog *t);
+
 // net_http_reply_stats queues the counters as h's response (JSON, or Prometheus' text format
 // when prometheus) and moves h to REPLY. Worker thread of h (net/statspage.c).
 void net_http_reply_stats(struct net_http *h, bool prometheus);

@@ -130,6 +130,8 @@ void net_http_set_state(struct net_http *h, enum net_http_state to)
     CORE_DEBUG("http", "[%llu] %s -> %s", (unsigned long long)h->c->id, state_names[h->state],
                state_names[to]);
     h->state = to;
+    if (to == NET_HTTP_READ_HEAD || to == NET_HTTP_DONE)
+        net_txlog_end(h); // the transaction is over (a no-op when it was not logged)
     if (to == NET_HTTP_READ_HEAD) { // waiting for the next request: no destination yet
         free(h->dest);
         h->dest = NULL;
@@ -197,6 +199,21 @@ void net_http_count_status(int status)
 
 // ---- local replies ----
 
+// The transaction log's result code for a reply tlsedge makes itself.
+static const char *reply_code(int status)
+{
+    switch (status) {
+    case 403:
+        return "ERR_PROXY_DENIED";
+    case 502:
+        return "ERR_CONNECT_FAIL";
+    case 504:
+        return "ERR_READ_TIMEOUT";
+    default:
+        return status < 500 ? "ERR_INVALID_REQ" : "ERR_UNKNOWN";
+    }
+}
+
 // Queues a response made by tlsedge; the request's remaining bytes are not read any more when
 // close is set. Only possible before any response byte reached the client.
 void net_http_reply(struct net_http *h, int status, const char *body, bool close)
@@ -219,6 +236,7 @@ void net_http_reply(struct net_http *h, int status, const char *body, bool close
         return;
     }
     net_http_count_status(status);
+    net_txlog_status(h, status, reply_code(status));
     h->close_after = close;
     h->resp_head_sent = true;
     net_http_set_state(h, NET_HTTP_REPLY);
@@ -506,6 +524,7 @@ static void handle_request(struct net_http *h, const struct net_http_config *cfg
     char method[32];
     core_stat_inc(net_http_st.requests);
     net_http_slice_copy(buf, req->method_name, method, sizeof(method));
+    net_txlog_begin(h, buf, req);
     h->method = req->method;
     h->client_keepalive = req->keep_alive;
     h->client_http10 = req->version == 10;
@@ -568,6 +587,7 @@ static bool read_head(struct net_http *h)
         core_stat_inc(net_http_st.bad_requests);
         h->client_keepalive = false;
         h->req.in.start = h->req.in.end; // nothing more is read from this client
+        net_txlog_begin(h, NULL, NULL);
         net_http_reply(h, net_http1_parse_status(rc), NULL, true);
     }
     return rc != 0;
@@ -582,7 +602,11 @@ ssize_t net_http_client_read(void *ctx, void *buf, size_t len)
 
 ssize_t net_http_client_write(void *ctx, void *buf, size_t len)
 {
-    return net_conn_write(ctx, buf, len);
+    struct net_conn *c = ctx;
+    ssize_t n = net_conn_write(c, buf, len);
+    if (n > 0 && c->http)
+        net_txlog_sent(c->http, (size_t)n);
+    return n;
 }
 
 static int parse_response(struct net_http *h)
@@ -613,6 +637,7 @@ static int parse_response(struct net_http *h)
     if (resp->interim)
         goto out; // the final head follows
     net_http_count_status(resp->status);
+    net_txlog_status(h, resp->status, "TCP_MISS");
     h->resp_head_parsed = true;
     h->origin_keepalive = resp->keep_alive;
     free(h->retry_head); // the origin answered: no retry from here on
@@ -714,6 +739,7 @@ static int step_request(struct net_http *h)
     if (!h->req.body_done) {
         int rc = net_flow_fill(&h->req, net_http_client_read, h->c, FLOW_BUF);
         if (rc < 0 || (h->req.eof && net_buf_len(&h->req.in) == h->req.pass)) {
+            net_txlog_code(h, "ERR_CLIENT_ABORT");
             net_http_set_state(h, NET_HTTP_DONE); // the client went away mid-request
             return 1;
         }
@@ -990,6 +1016,7 @@ void net_http_on_client_event(struct net_conn *c, uint32_t events)
         char peer[64];
         net_conn_peer_text(c, peer, sizeof(peer));
         core_stat_inc(net_http_st.client_aborts);
+        net_txlog_code(h, "ERR_CLIENT_ABORT");
         CORE_DEBUG("http", "[%llu] client %s left while its request waited for origin %s:%u (%s)",
                    (unsigned long long)c->id, peer, net_http_host(h), h->origin_port, what);
         net_http_set_state(h, NET_HTTP_DONE);
@@ -1102,6 +1129,7 @@ void net_http_free(struct net_http *h)
     net_buf_free(&h->resp.in);
     net_buf_free(&h->resp.out);
     free(h->retry_head);
+    net_txlog_end(h); // a connection closed mid-transaction
     free(h->dest);
     tls_hook_close_detached(h->tunnel_hooks); // a blind tunnel's VCONN_CLOSE, now it ended
     free(h);

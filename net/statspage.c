@@ -73,6 +73,7 @@ void net_http_reply_stats(struct net_http *h, bool prometheus)
         net_buf_append(&h->resp.out, body.data, net_buf_len(&body));
     net_buf_free(&body);
     net_http_count_status(200);
+    net_txlog_status(h, 200, "TCP_MISS");
     h->close_after = close;
     h->resp_head_sent = true;
     net_http_set_state(h, NET_HTTP_REPLY);

@@ -196,6 +196,7 @@ void net_tunnel_open(struct net_http *h)
     if (!h->routed) {
         net_buf_append(&h->resp.out, ok, sizeof(ok) - 1);
         net_http_count_status(200);
+        net_txlog_status(h, 200, "TCP_MISS");
     }
     h->resp_head_parsed = true;
     h->resp_head_sent = true;
@@ -286,6 +287,8 @@ static int relay_splice(struct net_http *h, struct flow *f, bool to_client)
     int rc = to_client ? net_splice_step(h->splice, 1, h->ofd, h->c->fd, &moved)
                        : net_splice_step(h->splice, 0, h->c->fd, h->ofd, &moved);
     core_stat_add(tst.splice_bytes, (int64_t)moved);
+    if (to_client)
+        net_txlog_sent(h, (size_t)moved);
     if (rc != NET_SPLICE_ENDED)
         return rc;
     f->eof = f->body_done = true;
