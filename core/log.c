@@ -143,22 +143,33 @@ static int open_log(atomic_int *slot, int initial, const char *path)
     return 0;
 }
 
+// Makes logdir/name the file behind *slot (see open_log) unless cur (PATH_MAX bytes) already
+// names it; cur then holds the path. Returns 0, or a negative errno recorded in err.
+static int use_file(atomic_int *slot, int initial, char *cur, const char *logdir,
+                    const char *name, struct core_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", logdir, name);
+    if (strcmp(path, cur) == 0)
+        return 0;
+    int rc = open_log(slot, initial, path);
+    if (rc < 0) {
+        core_err_add(err, path, 0, "cannot open log file: %s", strerror(-rc));
+        return rc;
+    }
+    snprintf(cur, PATH_MAX, "%s", path);
+    return 0;
+}
+
 int core_log_configure(bool debug, const char *tags, const char *logdir, struct core_err *err)
 {
     int rc = set_tags(tags, err);
     if (rc < 0)
         return rc;
     if (logdir && logdir[0]) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/diags.log", logdir);
-        if (strcmp(path, log_path) != 0) {
-            rc = open_log(&log_fd, 2, path);
-            if (rc < 0) {
-                core_err_add(err, path, 0, "cannot open log file: %s", strerror(-rc));
-                return rc;
-            }
-            snprintf(log_path, sizeof(log_path), "%s", path);
-        }
+        rc = use_file(&log_fd, 2, log_path, logdir, "diags.log", err);
+        if (rc < 0)
+            return rc;
     }
     atomic_store(&debug_enabled, debug);
     return 0;
@@ -177,16 +188,9 @@ int core_log_access_configure(bool on, const char *logdir, struct core_err *err)
         atomic_store(&access_on, false);
         return 0;
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/squid.log", logdir);
-    if (strcmp(path, access_path) != 0) {
-        int rc = open_log(&access_fd, -1, path);
-        if (rc < 0) {
-            core_err_add(err, path, 0, "cannot open the transaction log: %s", strerror(-rc));
-            return rc;
-        }
-        snprintf(access_path, sizeof(access_path), "%s", path);
-    }
+    int rc = use_file(&access_fd, -1, access_path, logdir, "squid.log", err);
+    if (rc < 0)
+        return rc;
     atomic_store(&access_on, true);
     return 0;
 }
