@@ -31,6 +31,14 @@ static char log_path[PATH_MAX];
 static atomic_int access_fd = -1;
 static char access_path[PATH_MAX];
 static atomic_bool access_on;
+// A worker's transaction lines wait here until the end of its loop iteration (one write(2) for
+// all the transactions one batch of events ended); other threads write each line at once.
+#define ACCESS_BUF 65536
+static __thread struct access_buf {
+    bool on;
+    char *data; // ACCESS_BUF bytes once the thread logs a transaction
+    size_t len;
+} abuf;
 // Guards tag_re while the main thread swaps it; taken only when debug output is on.
 static pthread_rwlock_t tag_lock = PTHREAD_RWLOCK_INITIALIZER;
 
@@ -200,13 +208,54 @@ bool core_log_access_on(void)
     return atomic_load_explicit(&access_on, memory_order_relaxed);
 }
 
-void core_log_access_write(const char *line, size_t len)
+// Writes len bytes at data to the transaction log, retrying short writes.
+static void access_put(const char *data, size_t len)
 {
     int fd = atomic_load_explicit(&access_fd, memory_order_relaxed);
-    if (fd >= 0 && core_log_access_on()) {
-        ssize_t w = write(fd, line, len);
-        (void)w;
+    while (fd >= 0 && len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w <= 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; // a full disk: the lines are lost, the proxy goes on
+        data += w;
+        len -= (size_t)w;
     }
+}
+
+void core_log_access_buffer_thread(void)
+{
+    abuf.on = true;
+}
+
+void core_log_access_flush(void)
+{
+    if (abuf.len > 0)
+        access_put(abuf.data, abuf.len);
+    abuf.len = 0;
+}
+
+void core_log_access_thread_done(void)
+{
+    core_log_access_flush();
+    free(abuf.data);
+    abuf = (struct access_buf){0};
+}
+
+void core_log_access_write(const char *line, size_t len)
+{
+    if (!core_log_access_on())
+        return;
+    if (abuf.on && !abuf.data)
+        abuf.data = malloc(ACCESS_BUF);
+    if (!abuf.data || len > ACCESS_BUF) {
+        access_put(line, len);
+        return;
+    }
+    if (abuf.len + len > ACCESS_BUF)
+        core_log_access_flush();
+    memcpy(abuf.data + abuf.len, line, len);
+    abuf.len += len;
 }
 
 void core_log_errs(const struct core_err *err)

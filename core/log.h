@@ -61,9 +61,20 @@ int core_log_access_configure(bool on, const char *logdir, struct core_err *err)
 // core_log_access_on is true while the transaction log is on. One relaxed load; any thread.
 bool core_log_access_on(void);
 
-// core_log_access_write appends line (len bytes, ending in a newline) to the transaction log
-// with one write(2), when it is on. Any thread. core_log_reopen reopens this file too.
+// core_log_access_write appends line (len bytes, ending in a newline) to the transaction log,
+// when it is on: at once, or, on a thread that called core_log_access_buffer_thread, at its
+// next core_log_access_flush (whole lines, one write(2) per flush; a flush also happens when
+// 64 KiB are waiting). Any thread. core_log_reopen reopens this file too.
 void core_log_access_write(const char *line, size_t len);
+
+// core_log_access_buffer_thread makes the calling thread buffer its transaction lines (the
+// workers: they flush at the end of every loop iteration).
+void core_log_access_buffer_thread(void);
+
+// core_log_access_flush writes the calling thread's buffered lines. core_log_access_thread_done
+// flushes and frees the thread's buffer (at the end of a worker).
+void core_log_access_flush(void);
+void core_log_access_thread_done(void);
 
 // core_log_errs logs every entry of err (errors as ERROR, warnings as WARNING), and a line
 // saying how many were not kept when err overflowed.

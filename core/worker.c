@@ -159,6 +159,7 @@ static void run_loop(struct core_worker *w)
             ev->fn(ev, evs[i].events);
         }
         run_deferred(w);
+        core_log_access_flush(); // the transactions this batch ended, in one write
         CORE_TSAN_QUIESCENT();
         rcu_quiescent_state();
     }
@@ -182,10 +183,12 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     rcu_register_thread();
     core_stats_thread_attach();
+    core_log_access_buffer_thread();
     w->now = core_now_ms();
     if (w->group->init)
         w->group->init(w, w->group->arg);
     run_loop(w);
+    core_log_access_thread_done();
     rcu_unregister_thread();
     return NULL;
 }

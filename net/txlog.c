@@ -7,7 +7,8 @@
 //
 // e.g. "1795394400.123 4 127.0.0.1 TCP_MISS/200 1234 GET https://a.test/x - DIRECT/127.0.0.1 -".
 // A record (struct net_txlog) exists only while the log is on, from the request head to the end
-// of the transaction; it belongs to its struct net_http and lives on its worker.
+// of the transaction; it belongs to its struct net_http and lives on its worker. The line goes
+// to core_log_access_write, which batches a worker's lines until the end of its loop iteration.
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
