@@ -173,9 +173,11 @@ void net_http_set_state(struct net_http *h, enum net_http_state to);
 // not be parsed), when the transaction log is on; otherwise it does nothing.
 void net_txlog_begin(struct net_http *h, const char *buf, const struct net_http1_request *req);
 // net_txlog_status records the status sent to the client and the squid result code (a static
-// string). net_txlog_code changes only the code. net_txlog_sent adds n bytes sent to the client.
+// string); net_txlog_code changes only the code; net_txlog_sent adds n bytes sent to the client.
 void net_txlog_status(struct net_http *h, int status, const char *code);
 void net_txlog_code(struct net_http *h, const char *code);
+// net_txlog_type records the response's Content-Type (len bytes at type; escaped, cut at 79).
+void net_txlog_type(struct net_http *h, const char *type, size_t len);
 void net_txlog_sent(struct net_http *h, size_t n);
 // net_txlog_end writes h's line and frees the record; nothing when h has none.
 void net_txlog_end(struct net_http *h);

@@ -237,6 +237,7 @@ void net_http_reply(struct net_http *h, int status, const char *body, bool close
     }
     net_http_count_status(status);
     net_txlog_status(h, status, reply_code(status));
+    net_txlog_type(h, "text/plain", 10);
     h->close_after = close;
     h->resp_head_sent = true;
     net_http_set_state(h, NET_HTTP_REPLY);
@@ -638,6 +639,12 @@ static int parse_response(struct net_http *h)
         goto out; // the final head follows
     net_http_count_status(resp->status);
     net_txlog_status(h, resp->status, "TCP_MISS");
+    if (h->txlog) {
+        const struct net_http1_header *ct =
+            net_http1_header_find(resp->headers, resp->nheaders, buf, "Content-Type");
+        if (ct)
+            net_txlog_type(h, buf + ct->value.off, ct->value.len);
+    }
     h->resp_head_parsed = true;
     h->origin_keepalive = resp->keep_alive;
     free(h->retry_head); // the origin answered: no retry from here on

@@ -74,6 +74,10 @@ void net_http_reply_stats(struct net_http *h, bool prometheus)
     net_buf_free(&body);
     net_http_count_status(200);
     net_txlog_status(h, 200, "TCP_MISS");
+    if (prometheus)
+        net_txlog_type(h, "text/plain", 10);
+    else
+        net_txlog_type(h, "application/json", 16);
     h->close_after = close;
     h->resp_head_sent = true;
     net_http_set_state(h, NET_HTTP_REPLY);

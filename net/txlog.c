@@ -3,9 +3,10 @@
 // proxy.config.log.logfile_dir/squid.log (core_log_access_*), in the field order of ATS's
 // squid format:
 //
-//   time.ms ms_taken client_ip code/status bytes method url - hierarchy/origin_ip -
+//   time.ms ms_taken client_ip code/status bytes method url - hierarchy/origin_ip content_type
 //
-// e.g. "1795394400.123 4 127.0.0.1 TCP_MISS/200 1234 GET https://a.test/x - DIRECT/127.0.0.1 -".
+// e.g. "1795394400.123 4 127.0.0.1 TCP_MISS/200 1234 GET https://a.test/x - DIRECT/127.0.0.1
+// text/plain" (one line).
 // A record (struct net_txlog) exists only while the log is on, from the request head to the end
 // of the transaction; it belongs to its struct net_http and lives on its worker. The line goes
 // to core_log_access_write, which batches a worker's lines until the end of its loop iteration.
@@ -28,6 +29,7 @@ struct net_txlog {
     uint64_t sent;         // bytes written to the client for this transaction
     int status;            // the status sent to the client, 0 while none
     const char *code;      // squid result code (static string), NULL while undecided
+    char type[80];         // the response's Content-Type, escaped; "" while none
     char method[24];       // "-" for a head that could not be parsed
     char url[];            // "-" for a head that could not be parsed
 };
@@ -91,6 +93,14 @@ void net_txlog_status(struct net_http *h, int status, const char *code)
     h->txlog->code = code;
 }
 
+void net_txlog_type(struct net_http *h, const char *type, size_t len)
+{
+    if (!h->txlog)
+        return;
+    size_t n = 0;
+    put_escaped(h->txlog->type, &n, sizeof(h->txlog->type), type, len);
+}
+
 void net_txlog_code(struct net_http *h, const char *code)
 {
     if (h->txlog)
@@ -138,10 +148,11 @@ void net_txlog_end(struct net_http *h)
         snprintf(client, sizeof(client), "-");
     origin_text(h, origin, sizeof(origin));
     char line[URL_MAX + 256];
-    int n = snprintf(line, sizeof(line), "%lld.%03ld %lld %s %s/%d %llu %s %s - %s -\n",
+    int n = snprintf(line, sizeof(line), "%lld.%03ld %lld %s %s/%d %llu %s %s - %s %s\n",
                      (long long)t->start.tv_sec, t->start.tv_nsec / 1000000, ms < 0 ? 0 : ms,
                      client, t->code ? t->code : "ERR_UNKNOWN", t->status,
-                     (unsigned long long)t->sent, t->method, t->url, origin);
+                     (unsigned long long)t->sent, t->method, t->url, origin,
+                     t->type[0] ? t->type : "-");
     if (n > 0)
         core_log_access_write(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     free(t);

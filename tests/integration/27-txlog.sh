@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # The transaction log: with proxy.config.log.logfile_dir set, every HTTP transaction is one line
-# of squid.log in ATS's squid field order (time, ms taken, client, code/status, bytes, method, URL,
-# -, hierarchy/origin, -): a forwarded TLS request with the bytes curl received, keep-alive
-# requests one line each, a POST, tlsedge's own 404 and 400 (an unparsable head), the stats page,
-# a CONNECT tunnel, a TLS client that leaves before the origin answers (ERR_CLIENT_ABORT);
-# SIGUSR2 reopens it after a rotation; logging_enabled 1 (errors only) turns it off on SIGHUP.
+# of squid.log in ATS's squid field order (time, ms taken, client, code/status, bytes, method,
+# URL, -, hierarchy/origin, content type): a forwarded TLS request with the bytes curl received,
+# keep-alive requests one line each, a POST, tlsedge's own 404 and 400 (an unparsable head), the
+# stats page, a CONNECT tunnel, a TLS client that leaves before the origin answers
+# (ERR_CLIENT_ABORT); SIGUSR2 reopens it after a rotation; logging_enabled 1 (errors only) turns
+# it off on SIGHUP.
 . "$(dirname "$0")/lib.sh"
 
 F=$TLSEDGE_FIXTURES
@@ -48,8 +49,8 @@ fields() { line "$1" | cut -d' ' -f"$2-$3"; }
 
 got=$("${TLS[@]}" -o /dev/null -w '%{size_header} %{size_download}' "https://a.test:$TP/size/1000")
 set -- $got
-check "a forwarded TLS request is logged: client, code/status, bytes received, method, URL, origin" \
-    test "$(fields 1 3 10)" = "127.0.0.1 TCP_MISS/200 $(($1 + $2)) GET https://a.test:$TP/size/1000 - DIRECT/127.0.0.1 -"
+check "a forwarded TLS request is logged: client, code/status, bytes received, method, URL, origin, type" \
+    test "$(fields 1 3 10)" = "127.0.0.1 TCP_MISS/200 $(($1 + $2)) GET https://a.test:$TP/size/1000 - DIRECT/127.0.0.1 application/octet-stream"
 now=$(date +%s)
 check "  at the request's time (seconds.milliseconds) and with the time it took (ms)" \
     sh -c "echo '$(fields 1 1 2)' | grep -Eq '^[0-9]+\.[0-9]{3} [0-9]+$' &&
@@ -63,12 +64,12 @@ head -c 3000 /dev/zero | "${TLS[@]}" -o /dev/null --data-binary @- "https://a.te
 check_eq "a POST" "TCP_MISS/200 POST https://a.test:$TP/sha256" "$(fields 5 4 4) $(fields 5 6 7)"
 curl -s --max-time 5 -o /dev/null -H 'Host: nowhere.test' "http://127.0.0.1:$HP/x?y=1"
 check_eq "tlsedge's own 404 (no remap rule): plain http URL, no origin" \
-    "ERR_INVALID_REQ/404 GET http://nowhere.test/x?y=1 - NONE/- -" "$(fields 6 4 4) $(fields 6 6 10)"
+    "ERR_INVALID_REQ/404 GET http://nowhere.test/x?y=1 - NONE/- text/plain" "$(fields 6 4 4) $(fields 6 6 10)"
 raw_exchange "$HP" 'GARBAGE\r\n\r\n' >/dev/null
 check_eq "an unparsable request head: 400 with no method or URL" \
-    "ERR_INVALID_REQ/400 - - - NONE/- -" "$(fields 7 4 4) $(fields 7 6 10)"
+    "ERR_INVALID_REQ/400 - - - NONE/- text/plain" "$(fields 7 4 4) $(fields 7 6 10)"
 curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$HP/_tlsedge/stats"
-check_eq "the stats page" "TCP_MISS/200 GET http://127.0.0.1:$HP/_tlsedge/stats - NONE/- -" \
+check_eq "the stats page" "TCP_MISS/200 GET http://127.0.0.1:$HP/_tlsedge/stats - NONE/- application/json" \
     "$(fields 8 4 4) $(fields 8 6 10)"
 curl -s --max-time 5 -o /dev/null -p -x "http://127.0.0.1:$HP" "http://127.0.0.1:$O/size/2000"
 check_eq "a CONNECT tunnel, logged when it ends" "TCP_MISS/200 CONNECT 127.0.0.1:$O - DIRECT/127.0.0.1 -" \
