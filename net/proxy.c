@@ -807,6 +807,7 @@ static int step_response(struct net_http *h)
     }
     int rc = net_flow_flush(&h->resp, net_http_client_write, h->c);
     if (rc < 0) {
+        net_txlog_code(h, "ERR_CLIENT_ABORT"); // the client is gone mid-response
         net_http_set_state(h, NET_HTTP_DONE);
         return 1;
     }
@@ -871,6 +872,7 @@ static int step(struct net_http *h)
     case NET_HTTP_REPLY: {
         int rc = net_flow_flush(&h->resp, net_http_client_write, h->c);
         if (rc < 0) {
+            net_txlog_code(h, "ERR_CLIENT_ABORT");
             net_http_set_state(h, NET_HTTP_DONE);
         } else if (net_flow_drained(&h->resp)) {
             if (h->close_after) {

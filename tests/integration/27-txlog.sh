@@ -4,8 +4,8 @@
 # of squid.log in ATS's squid field order (time, ms taken, client, code/status, bytes, method,
 # URL, -, hierarchy/origin, content type): a forwarded TLS request with the bytes curl received,
 # keep-alive requests one line each, a POST, tlsedge's own 404 and 400 (an unparsable head), the
-# stats page, a CONNECT tunnel, a TLS client that leaves before the origin answers
-# (ERR_CLIENT_ABORT); SIGUSR2 reopens it after a rotation; logging_enabled 1 (errors only) turns
+# stats page, a CONNECT tunnel, a TLS client that leaves before the origin answers and a plain
+# one that leaves mid-response (ERR_CLIENT_ABORT); SIGUSR2 reopens it after a rotation; logging_enabled 1 (errors only) turns
 # it off on SIGHUP.
 . "$(dirname "$0")/lib.sh"
 
@@ -79,6 +79,11 @@ check "  with the bytes relayed to the client (the 200, then the origin's respon
 "${TLS[@]}" --max-time 1 -o /dev/null "https://a.test:$TP/stall" || true
 check_eq "a TLS client that leaves before the origin answers" \
     "ERR_CLIENT_ABORT/0 0 GET https://a.test:$TP/stall - DIRECT/127.0.0.1 -" "$(fields 10 4 10)"
+curl -s --max-time 1 -o /dev/null -H 'Host: plain.test' \
+    "http://127.0.0.1:$HP/slow/100000?ms=50&piece=100" || true
+check_eq "a plain client that leaves mid-response (seen when writing to it fails)" \
+    "ERR_CLIENT_ABORT/200 GET http://plain.test/slow/100000?ms=50&piece=100" \
+    "$(fields 11 4 4) $(fields 11 6 7)"
 
 # Rotation: the file is renamed, SIGUSR2 reopens the name.
 mv "$LOG" "$LOG.1"
@@ -87,7 +92,7 @@ sleep 0.3
 "${TLS[@]}" -o /dev/null "https://a.test:$TP/rotated"
 check_eq "SIGUSR2 after a rotation: new lines go to a new squid.log" "GET https://a.test:$TP/rotated" \
     "$(fields 1 6 7)"
-check_eq "  and the rotated file keeps the old ones" 10 "$(wc -l <"$LOG.1")"
+check_eq "  and the rotated file keeps the old ones" 11 "$(wc -l <"$LOG.1")"
 check "every line has the ten fields" \
     sh -c "cat '$LOG.1' '$LOG' | awk 'NF != 10 { bad = 1 } END { exit bad }'"
 
