@@ -55,6 +55,18 @@ hs() {
         -CAfile "$F/ca.pem" "$@" </dev/null >"$T/s_client.out" 2>&1; then echo ok; else echo fail; fi
 }
 
+# hs_parallel NAME N: N handshakes for NAME at the same time; prints how many succeeded.
+hs_parallel() {
+    local i pids=""
+    for i in $(seq 1 "$2"); do
+        (hs "$1" >"$T/par.$i") &
+        pids="$pids $!"
+    done
+    wait $pids
+    cat "$T"/par.* | grep -c '^ok' || true
+    rm -f "$T"/par.*
+}
+
 # handshakes LABEL PREFIX MODE: ECDSA, RSA-PSS (TLS 1.3, twice: tpm2-pkcs11's own PSS failed
 # from the second signature), RSA PKCS#1 (TLS 1.2) and 8 concurrent handshakes.
 handshakes() {
@@ -63,14 +75,7 @@ handshakes() {
     check_eq "$1 $3: a second RSA-PSS handshake" ok "$(hs "$2-rsa.test" -sigalgs RSA-PSS+SHA384)"
     check_eq "$1 $3: RSA PKCS#1 handshake (TLS 1.2)" ok \
         "$(hs "$2-rsa.test" -tls1_2 -sigalgs RSA+SHA256)"
-    pids=""
-    for i in 1 2 3 4 5 6 7 8; do
-        (hs "$2-ec.test" >"$T/par.$i") &
-        pids="$pids $!"
-    done
-    wait $pids
-    check_eq "$1 $3: 8 concurrent ECDSA handshakes" 8 "$(cat "$T"/par.* | grep -c '^ok')"
-    rm -f "$T"/par.*
+    check_eq "$1 $3: 8 concurrent ECDSA handshakes" 8 "$(hs_parallel "$2-ec.test" 8)"
     # Both handshake threads signed, each through a p11-kit-client copy of its own: its own
     # connection, served by its own p11-kit-remote process (the server's children: one for the
     # main thread's check at load, one per handshake thread).
@@ -112,14 +117,7 @@ run_token SoftHSM2 hsm edge "$KS_SOFTHSM_ADDR"
 conf shared key "$KS_SOFTHSM_ADDR" hsm edge
 echo "CONFIG proxy.config.tlsedge.pkcs11.connection_per_thread INT 0" >>"$d/records.config"
 start_tlsedge shared "$TP" -C "$d"
-pids=""
-for i in 1 2 3 4 5 6; do
-    (hs hsm-rsa.test >"$T/par.$i") &
-    pids="$pids $!"
-done
-wait $pids
-check_eq "one shared connection: 6 concurrent RSA handshakes" 6 "$(cat "$T"/par.* | grep -c '^ok')"
-rm -f "$T"/par.*
+check_eq "one shared connection: 6 concurrent RSA handshakes" 6 "$(hs_parallel hsm-rsa.test 6)"
 check_eq "one shared connection: no thread loaded a copy" 0 \
     "$(stat proxy.process.tlsedge.pkcs11_thread_connections "$HP")"
 check_eq "one shared connection: the p11-kit server serves 1 connection" 1 \
