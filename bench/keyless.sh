@@ -43,10 +43,7 @@ CFG
 ssl_cert_name=a.test.pem ssl_key_name=a.test.key
 ssl_cert_name=b.test.pem ssl_key_name=keyless://127.0.0.1:$KP
 CFG
-    taskset -c 0 "$B/tlsedge" -C "$T" >"$T/tlsedge.log" 2>&1 &
-    TL=$!
-    PIDS="$PIDS $TL"
-    sleep 0.5
+    bench_start_tlsedge "$TP"
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 run() { # SNI ARGS... -> JSON

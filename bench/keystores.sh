@@ -132,13 +132,7 @@ CONFIG proxy.config.tlsedge.pkcs11.connection_per_thread INT $((1 - SHARED))
 CONFIG proxy.config.ssl.server.cert.path STRING $T/ks
 CFG
     echo "$3" >"$T/ssl_multicert.config"
-    taskset -c 0 "$B/tlsedge" -C "$T" >"$T/tlsedge.log" 2>&1 &
-    TL=$!
-    PIDS="$PIDS $TL"
-    bench_wait_port "$TP" && return 0
-    echo "tlsedge did not start:" >&2
-    cat "$T/tlsedge.log" >&2
-    exit 1
+    bench_start_tlsedge "$TP"
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 SHARED=0 # 1: proxy.config.tlsedge.pkcs11.connection_per_thread 0 (one connection for all)

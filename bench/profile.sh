@@ -66,10 +66,7 @@ CONFIG proxy.config.ssl.server.cert.path STRING $T/pki
 CONFIG proxy.config.ssl.server.private_key.path STRING $T/pki
 CFG
 echo "dest_ip=* ssl_cert_name=$NAME.pem ssl_key_name=$NAME.key" >"$T/ssl_multicert.config"
-taskset -c 0 "$B/tlsedge" -C "$T" >"$T/tlsedge.log" 2>&1 &
-TL=$!
-PIDS="$PIDS $TL"
-bench_wait_port "$TP" || true # the worker check below reports a tlsedge that did not start
+bench_start_tlsedge "$TP"
 W=""
 for t in /proc/$TL/task/*; do [ "$(cat "$t/comm")" = tlsedge-w0 ] && W=${t##*/}; done
 [ -n "$W" ] || { echo "tlsedge did not start:" >&2; cat "$T/tlsedge.log" >&2; exit 1; }
